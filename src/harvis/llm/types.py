@@ -1,0 +1,97 @@
+"""What flows between the LLM layer and its users (API, pipeline): requests, deltas, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str  # a model group name as the router knows it, e.g. "smollm2:135m"
+    messages: list[dict[str, Any]]  # [{"role": "user"|"assistant"|"system", "content": str}]
+    options: dict[str, Any] = field(default_factory=dict)  # Ollama options (temperature, seed…)
+    keep_alive: str | int | None = None  # None = the configured default
+    format: str | None = None  # "json" or None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer as it streams; reasoning (<think>…</think>) is kept apart."""
+
+    content: str = ""
+    reasoning: str = ""
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """The last item of every successful stream."""
+
+    served_by: str  # deployment id, e.g. "smollm2:135m@http://127.0.0.1:11434"
+    model: str  # the model group that answered (differs from the request's on fallback)
+    fallback: bool = False
+    fallback_from: str | None = None
+    done_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float | None = None  # time to first token, seen by the router
+    total_s: float = 0.0
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # model group
+    deployment: str  # deployment id
+    node: str  # api_base
+    provider: str  # "ollama" | "openai"
+    loaded: bool = False
+    healthy: bool = True
+
+
+class LLMError(Exception):
+    """Every failure of the LLM layer; `status` is the HTTP status to surface to clients."""
+
+    status = 502
+    code = "llm_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class BadRequest(LLMError):
+    status = 400
+    code = "bad_request"
+
+
+class ModelNotFound(LLMError):
+    status = 404
+    code = "model_not_found"
+
+
+class NoCapacity(LLMError):
+    """Every deployment is busy or cooling down; try again after `retry_after` seconds."""
+
+    status = 503
+    code = "no_capacity"
+
+
+class Unavailable(LLMError):
+    """No deployment of the model could be reached."""
+
+    status = 503
+    code = "llm_unavailable"
+
+
+class UpstreamError(LLMError):
+    status = 502
+    code = "upstream_error"
+
+
+class StreamBroken(LLMError):
+    """The stream failed after its first token: what was sent stays sent, nothing is retried."""
+
+    status = 502
+    code = "stream_broken"
