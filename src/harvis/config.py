@@ -70,15 +70,54 @@ class SpeechSettings(BaseModel):
     preload: bool = False  # load at start-up instead of on first use
     max_upload_mb: int = 25
     max_audio_s: float = 120.0
+    stt_language: str | None = None  # None = detect (multilingual models); tiny.en is English only
+    stt_beam_size: int = 1  # 1 = greedy: the fastest on CPU, and enough for tiny.en
+    vad_threshold: float = 0.5  # speech probability above which a 32 ms window counts as speech
+    vad_pad_s: float = 0.2  # silence kept on each side of the speech that VAD found
+    # Voice library: reference clips (seconds, megabytes) and the consent statement the UI shows.
+    voice_min_s: float = 5.0
+    voice_max_s: float = 60.0
+    voice_max_mb: int = 10
+    voice_max_per_user: int = 20
+    consent_text: str = (
+        "I am the person in this recording, or I have their permission to use their voice here."
+    )
+    # Chatterbox (GPU): a directory holding ve/t3/s3gen weights and tokenizer.json
+    # ("" = HARVIS_MODELS_DIR/chatterbox, filled by `harvis models fetch chatterbox`).
+    chatterbox_dir: str = ""
+    chatterbox_exaggeration: float = 0.5  # 0.25–2.0; higher = more expressive
+    chatterbox_cfg_weight: float = 0.5  # 0–1; lower = slower, more deliberate pacing
+    # A failed model load is retried by a later request only after this many seconds.
+    load_retry_s: float = 30.0
+    # Model hub for `harvis models fetch` of hub-hosted models (GPU clusters with network).
+    hub_endpoint: str = "https://huggingface.co"
+    # `harvis models verify --speed`: below this read speed (MB/s) the emptyDir copy is advised.
+    min_read_mb_s: float = 200.0
 
 
 class PipelineSettings(BaseModel):
-    """The voice turn."""
+    """The voice turn and realtime voice sessions."""
 
+    # A sentence shorter than this (characters) waits to be spoken with the next one.
     clause_min_chars: int = 24
+    # Cut at a comma/semicolon/colon only once this many characters have gathered.
+    clause_weak_min_chars: int = 60
+    # Speak what gathered (up to a word boundary) after this many seconds without a boundary.
     clause_max_wait_s: float = 1.2
+    # Say `filler_text` when the first answer token is later than this (seconds); -1 = never.
     filler_after_s: float = 2.5
     filler_text: str = "One moment."
+    # Prepended to every voice turn's messages; "" = none.
+    system_prompt: str = (
+        "You are Harvis, a voice assistant. Answer in plain spoken sentences, "
+        "without markdown, lists or code. Keep answers short unless asked for detail."
+    )
+    max_answer_tokens: int = 400  # num_predict for voice answers
+    # Realtime (WebSocket) sessions, 16 kHz PCM16 in.
+    vad_threshold: float = 0.5  # Silero speech probability that counts as speech
+    speech_start_ms: int = 96  # this much speech in a row starts an utterance (and barges in)
+    end_of_turn_ms: int = 700  # this much silence after speech ends the user's turn
+    max_utterance_s: float = 30.0  # a longer utterance is cut and answered
 
 
 class AuthSettings(BaseModel):

@@ -95,3 +95,17 @@ class StreamBroken(LLMError):
 
     status = 502
     code = "stream_broken"
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not connect, send its first byte, or its next chunk in time."""
+
+    status = 504
+    code = "upstream_timeout"
+
+
+class UpstreamAuthError(UpstreamError):
+    """The upstream refused our credentials (a cloud API key that is wrong or revoked)."""
+
+    status = 502
+    code = "upstream_auth"

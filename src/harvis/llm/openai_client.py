@@ -1,0 +1,161 @@
+"""A small async client for OpenAI-compatible chat completions (cloud fallback).
+
+Streams `/chat/completions` as server-sent events and maps failures by HTTP status, the
+same way the Ollama client does, so the router treats both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from harvis.llm.ollama_client import error_text, retry_after_s
+from harvis.llm.types import (
+    BadRequest,
+    LLMError,
+    ModelNotFound,
+    NoCapacity,
+    Unavailable,
+    UpstreamAuthError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from harvis.llm.upstream import ChatChunk
+
+DEFAULT_API_BASE = "https://api.openai.com/v1"
+
+
+def openai_error_for_status(status: int, message: str, *, retry_after: float | None = None) -> LLMError:
+    if status in (401, 403):
+        return UpstreamAuthError(message)
+    if status == 404:
+        return ModelNotFound(message)
+    if status in (400, 422):
+        return BadRequest(message)
+    if status in (429, 503):
+        return NoCapacity(message, retry_after=retry_after)
+    return UpstreamError(f"HTTP {status}: {message}")
+
+
+def _openai_options(options: dict[str, Any] | None, format: str | None) -> dict[str, Any]:
+    """Ollama option names → OpenAI request fields (the ones both sides have)."""
+    out: dict[str, Any] = {}
+    for key in ("temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"):
+        if options and key in options:
+            out[key] = options[key]
+    if options and "num_predict" in options and int(options["num_predict"]) > 0:
+        out["max_tokens"] = int(options["num_predict"])
+    if format == "json":
+        out["response_format"] = {"type": "json_object"}
+    return out
+
+
+class OpenAIClient:
+    def __init__(
+        self,
+        api_base: str = DEFAULT_API_BASE,
+        api_key: str | None = None,
+        *,
+        connect_timeout_s: float = 5.0,
+        first_byte_timeout_s: float = 60.0,
+        chunk_timeout_s: float = 60.0,
+    ) -> None:
+        self.base_url = api_base.rstrip("/")
+        self.first_byte_timeout_s = first_byte_timeout_s
+        self.chunk_timeout_s = chunk_timeout_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        timeout = httpx.Timeout(connect=connect_timeout_s, read=None, write=connect_timeout_s, pool=None)
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def stream_chat(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        *,
+        options: dict[str, Any] | None = None,
+        keep_alive: str | int | None = None,  # an Ollama notion; OpenAI servers have none
+        format: str | None = None,
+        first_byte_timeout_s: float | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        body = {"model": model, "messages": messages, "stream": True, **_openai_options(options, format)}
+        body["stream_options"] = {"include_usage": True}
+        first_limit = first_byte_timeout_s or self.first_byte_timeout_s
+        loop = asyncio.get_running_loop()
+        first_deadline = loop.time() + first_limit
+        request = self._http.build_request("POST", "/chat/completions", json=body)
+        try:
+            async with asyncio.timeout_at(first_deadline):
+                response = await self._http.send(request, stream=True)
+        except TimeoutError:
+            raise UpstreamTimeout(f"{self.base_url}: no answer within {first_limit:g}s") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unavailable(f"{self.base_url}: cannot connect: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{self.base_url}: request failed: {exc!r}") from exc
+        try:
+            if response.status_code != 200:
+                try:
+                    async with asyncio.timeout(self.chunk_timeout_s):
+                        raw = await response.aread()
+                except (TimeoutError, httpx.HTTPError):
+                    raw = b""
+                raise openai_error_for_status(
+                    response.status_code,
+                    f"{self.base_url}: {error_text(raw) or response.reason_phrase}",
+                    retry_after=retry_after_s(response.headers),
+                )
+            async for chunk in self._events(response, first_deadline, first_limit):
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def _events(
+        self, response: httpx.Response, first_deadline: float, first_limit: float
+    ) -> AsyncIterator[ChatChunk]:
+        loop = asyncio.get_running_loop()
+        lines = response.aiter_lines()
+        got_first = False
+        finish = ""
+        usage = (0, 0)
+        while True:
+            deadline = loop.time() + self.chunk_timeout_s if got_first else first_deadline
+            try:
+                async with asyncio.timeout_at(deadline):
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                raise UpstreamError(f"{self.base_url}: stream ended without [DONE]") from None
+            except TimeoutError:
+                limit = self.chunk_timeout_s if got_first else first_limit
+                raise UpstreamTimeout(f"{self.base_url}: no data within {limit:g}s") from None
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"{self.base_url}: stream failed: {exc!r}") from exc
+            if not line.startswith("data:"):
+                continue  # blank separators, comments, `event:` lines
+            got_first = True
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                yield ChatChunk(done=True, done_reason=finish or "stop",
+                                prompt_tokens=usage[0], completion_tokens=usage[1])
+                return
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                raise UpstreamError(f"{self.base_url}: bad event: {payload[:200]!r}") from None
+            if "error" in data:
+                raise UpstreamError(f"{self.base_url}: {json.dumps(data['error'])[:300]}")
+            if data.get("usage"):
+                usage = (int(data["usage"].get("prompt_tokens") or 0),
+                         int(data["usage"].get("completion_tokens") or 0))
+            for choice in data.get("choices") or []:
+                delta = choice.get("delta") or {}
+                finish = choice.get("finish_reason") or finish
+                thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                if delta.get("content") or thinking:
+                    yield ChatChunk(content=delta.get("content") or "", thinking=thinking)

@@ -1,0 +1,1 @@
+"""The voice conversation: one voice turn as a stream, and realtime sessions with barge-in."""

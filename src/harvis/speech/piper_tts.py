@@ -1,0 +1,44 @@
+"""Piper TTS (onnxruntime, CPU or CUDA) from a local .onnx voice and its .onnx.json config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harvis.speech.tts import TTSUnavailable, VoiceRef
+
+
+class PiperEngine:
+    name = "piper"
+
+    def __init__(self, model_path: Path, *, device: str = "cpu") -> None:
+        self.model_path = model_path
+        self.config_path = Path(f"{model_path}.json")
+        self.device = device
+        self.sample_rate = 22_050
+        self._voice: Any = None
+        self._length_scale = 1.0
+
+    def load(self) -> PiperEngine:
+        missing = [str(p) for p in (self.model_path, self.config_path) if not p.is_file()]
+        if missing:
+            raise TTSUnavailable(f"Piper voice files missing: {', '.join(missing)}")
+        from piper import PiperVoice
+
+        self._voice = PiperVoice.load(self.model_path, config_path=self.config_path,
+                                      use_cuda=self.device == "cuda")
+        self.sample_rate = int(self._voice.config.sample_rate)
+        self._length_scale = float(self._voice.config.length_scale or 1.0)
+        return self
+
+    def synthesize(self, text: str, *, voice: VoiceRef, speed: float = 1.0) -> np.ndarray:
+        if self._voice is None:
+            raise RuntimeError("Piper voice not loaded")
+        from piper import SynthesisConfig
+
+        # Some headroom below full scale: later resampling/pitch work can overshoot a little.
+        config = SynthesisConfig(length_scale=self._length_scale / max(speed, 0.05), volume=0.9)
+        parts = [c.audio_float_array for c in self._voice.synthesize(text, syn_config=config)]
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)

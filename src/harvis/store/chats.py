@@ -1,0 +1,119 @@
+"""Queries: chat sessions and their messages. Every lookup is scoped by user_id: another
+user's id simply is not found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from harvis.store.models import ChatSession, Message, utcnow
+
+DEFAULT_TITLE = "New chat"
+
+
+async def create_session(
+    session: AsyncSession, *, user_id: str, title: str | None = None, model: str | None = None
+) -> ChatSession:
+    chat = ChatSession(user_id=user_id, title=title or DEFAULT_TITLE, model=model)
+    session.add(chat)
+    await session.flush()
+    return chat
+
+
+async def list_sessions(session: AsyncSession, *, user_id: str, limit: int = 500) -> list[ChatSession]:
+    stmt = (
+        select(ChatSession)
+        .where(ChatSession.user_id == user_id)
+        .order_by(ChatSession.updated_at.desc(), ChatSession.created_at.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def get_session(session: AsyncSession, *, user_id: str, session_id: str) -> ChatSession | None:
+    stmt = select(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id == user_id)
+    return await session.scalar(stmt)
+
+
+async def update_session(
+    session: AsyncSession, *, chat: ChatSession, title: str | None = None, model: str | None = None
+) -> ChatSession:
+    if title is not None:
+        chat.title = title
+    if model is not None:
+        chat.model = model
+    chat.updated_at = utcnow()
+    await session.flush()
+    return chat
+
+
+async def delete_session(session: AsyncSession, *, chat: ChatSession) -> None:
+    await session.delete(chat)
+    await session.flush()
+
+
+async def list_messages(session: AsyncSession, *, session_id: str) -> list[Message]:
+    stmt = select(Message).where(Message.session_id == session_id).order_by(Message.pk)
+    return list(await session.scalars(stmt))
+
+
+async def history(session: AsyncSession, *, session_id: str, limit: int = 200) -> list[dict[str, str]]:
+    """The conversation so far as LLM messages: complete messages only, oldest first."""
+    stmt = (
+        select(Message.role, Message.content)
+        .where(Message.session_id == session_id, Message.status == "complete")
+        .order_by(Message.pk.desc())
+        .limit(limit)
+    )
+    rows = list(await session.execute(stmt))
+    return [{"role": role, "content": content} for role, content in reversed(rows)]
+
+
+async def add_message(
+    session: AsyncSession,
+    *,
+    session_id: str,
+    role: str,
+    content: str = "",
+    status: str = "complete",
+    kind: str = "text",
+    model: str | None = None,
+) -> Message:
+    message = Message(session_id=session_id, role=role, content=content, status=status, kind=kind, model=model)
+    session.add(message)
+    chat = await session.get(ChatSession, session_id)
+    if chat is not None:
+        chat.updated_at = utcnow()
+    await session.flush()
+    return message
+
+
+async def finish_message(
+    session: AsyncSession,
+    *,
+    message_id: str,
+    content: str,
+    status: str,
+    reasoning: str = "",
+    error: str | None = None,
+    model: str | None = None,
+    served_by: str | None = None,
+    timings: dict[str, Any] | None = None,
+) -> Message | None:
+    """Write an answer's final text and status (complete, stopped, error, interrupted)."""
+    message = await session.scalar(select(Message).where(Message.id == message_id))
+    if message is None:
+        return None
+    message.content = content
+    message.reasoning = reasoning
+    message.status = status
+    message.error = error
+    message.served_by = served_by
+    message.timings = timings
+    if model is not None:
+        message.model = model
+    message.updated_at = utcnow()
+    await session.flush()
+    return message

@@ -1,0 +1,127 @@
+"""Stand-in engines for unit tests of the voice pipeline's stage logic.
+
+They follow the real interfaces (harvis.pipeline.ports): an LLM that streams Delta items and
+ends with StreamEnd or raises LLMError, a speech service whose synthesize() is an async
+iterator of chunks, a recorder that keeps what the store would. Gates (asyncio.Event) let a
+test hold a stage at a chosen point instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harvis.llm.types import ChatRequest, Delta, ModelInfo, StreamEnd
+from harvis.pipeline.events import SessionStarted
+
+
+@dataclass
+class Heard:
+    text: str
+    language: str | None = "en"
+
+
+@dataclass
+class Chunk:
+    pcm: Any
+    sample_rate: int
+    text: str = ""
+
+
+class StandInSpeech:
+    def __init__(self, transcript: str = "what is the weather like", *, fail_tts: bool = False) -> None:
+        self.transcript = transcript
+        self.fail_tts = fail_tts
+        self.spoken: list[str] = []
+        self.calls: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}  # hold synthesis of a text until set
+
+    def decode(self, data: bytes, *, max_seconds: float) -> bytes:
+        self.calls.append("decode")
+        return data
+
+    async def vad_trim(self, audio: Any) -> Any:
+        self.calls.append("vad")
+        return audio
+
+    async def transcribe(self, audio: Any, *, language: str | None = None) -> Heard:
+        self.calls.append("stt")
+        return Heard(self.transcript)
+
+    async def synthesize(self, text: str, *, voice: Any) -> AsyncIterator[Chunk]:
+        if text in self.gates:
+            await self.gates[text].wait()
+        if self.fail_tts:
+            raise RuntimeError("voice model exploded")
+        self.spoken.append(text)
+        yield Chunk(np.zeros(160 * max(1, len(text)), dtype=np.float32), 16000, text)
+
+
+@dataclass
+class ScriptedLLM:
+    """Streams `script`: Delta/StreamEnd items are sent, an Exception is raised, an Event is awaited."""
+
+    script: list[Any]
+    requests: list[ChatRequest] = field(default_factory=list)
+    closed: bool = False
+    finished: bool = False
+    warmed: list[str] = field(default_factory=list)
+    loaded: bool = True
+    on_call: Any = None  # called with the request when stream_chat starts
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Delta | StreamEnd]:
+        self.requests.append(request)
+        if self.on_call:
+            self.on_call(request)
+        try:
+            for item in self.script:
+                if isinstance(item, asyncio.Event):
+                    await item.wait()
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+            self.finished = True
+        finally:
+            self.closed = True
+
+    async def warm(self, model: str, keep_alive: str) -> None:
+        self.warmed.append(model)
+        self.loaded = True
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(name="smollm2:135m", deployment="d", node="n", provider="ollama", loaded=self.loaded)]
+
+
+def end(model: str = "smollm2:135m", **kw: Any) -> StreamEnd:
+    return StreamEnd(served_by=f"{model}@http://127.0.0.1:1", model=model, **kw)
+
+
+def words(text: str) -> list[Delta]:
+    """The text as token-like deltas (a word and its following space each)."""
+    out, word = [], ""
+    for ch in text:
+        word += ch
+        if ch == " ":
+            out.append(Delta(content=word))
+            word = ""
+    if word:
+        out.append(Delta(content=word))
+    return out
+
+
+class MemoryRecorder:
+    def __init__(self) -> None:
+        self.user: list[str] = []
+        self.answers: list[dict[str, Any]] = []
+
+    async def begin(self, transcript: str, *, model: str) -> tuple[SessionStarted, list[dict[str, Any]]]:
+        self.user.append(transcript)
+        return SessionStarted("s1", "u1", "a1"), [{"role": "user", "content": transcript}]
+
+    async def finish(self, **fields: Any) -> None:
+        self.answers.append(fields)
