@@ -28,6 +28,8 @@ setup: $(VENV)/.installed
 setup-test: setup
 	bash scripts/system-deps.sh
 	bash scripts/ensure-postgres.sh
+	# kube-apiserver, scheduler and controller-manager for tests/k8s (built once, cached outside the repo)
+	bash scripts/k8s-build.sh
 
 run: setup
 	$(BIN)/harvis serve --host $(HOST) --port $(PORT)

@@ -76,4 +76,6 @@ for b in "${BINARIES[@]}"; do
   install -m 0755 "_output/local/bin/linux/$(go env GOARCH)/$b" "$BIN_DIR/$b"
 done
 have_all
+# The unpacked tree and Go's build cache are ~3 GB; only the binaries are needed.
+cd "$HOME" && rm -rf "$WORK_DIR" && { GOCACHE=$(go env GOCACHE) && rm -rf "$GOCACHE"; } || true
 echo "k8s-build: built into $BIN_DIR"

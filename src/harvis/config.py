@@ -52,10 +52,16 @@ class NodeSettings(BaseModel):
     threads: int = 0
     # Requests waiting beyond this many get 503.
     max_queue: int = 8
+    # Context (tokens) a model is loaded with; a request's larger options.num_ctx reloads it.
     num_ctx: int = 2048
+    # How long a model stays loaded after a request that does not say (Ollama's default "5m");
+    # Go duration or seconds, negative = forever, 0 = unload after each request.
     keep_alive: str = "5m"
     # Extra catalogue entries: NAME=PATH.gguf, comma separated.
     extra_models: str = ""
+    # Models to load at start-up, comma separated ("" = load on first use); /health/ready
+    # answers 503 until they are loaded.
+    preload: str = ""
 
 
 class SpeechSettings(BaseModel):

@@ -94,7 +94,8 @@ class ScriptedLLM:
         self.loaded = True
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(name="smollm2:135m", deployment="d", node="n", provider="ollama", loaded=self.loaded)]
+        return [ModelInfo(name="smollm2:135m", deployment="d", node="n", provider="ollama",
+                          loaded=self.loaded)]
 
 
 def end(model: str = "smollm2:135m", **kw: Any) -> StreamEnd:

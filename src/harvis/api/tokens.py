@@ -32,7 +32,9 @@ def issue_token(*, user_id: str, secret: str, ttl_s: int) -> IssuedToken:
 def read_token(token: str, *, secret: str) -> tuple[str, str] | None:
     """(user_id, jti) of a valid, unexpired token signed with `secret`, else None."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "jti", "exp"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[_ALGORITHM], options={"require": ["sub", "jti", "exp"]}
+        )
     except jwt.PyJWTError:
         return None
     sub, jti = claims.get("sub"), claims.get("jti")

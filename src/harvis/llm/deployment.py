@@ -12,8 +12,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from harvis.llm.ollama_client import OllamaClient
+from harvis.llm.openai_client import OpenAIClient
 from harvis.llm.router_config import DeploymentConfig
-from harvis.llm.upstream import ChatBackend
 
 _pick_seq = itertools.count()
 
@@ -27,13 +28,20 @@ def _base_name(model: str) -> str:
 class Node:
     url: str
     provider: str  # "ollama" | "openai"
-    client: ChatBackend
+    client: OllamaClient | OpenAIClient
     healthy: bool = True
     probed: bool = False
     detail: str = ""
     loaded: set[str] = field(default_factory=set)  # base names from /api/ps
     models: set[str] = field(default_factory=set)  # names from /api/tags
-    discovered: bool = False  # found at run time (OLLAMA_URL without config, DNS): models from /api/tags
+    # "config" (model_list), "ollama_url" (no config file) or "dns" (discovery). Nodes not
+    # from the config serve whatever their /api/tags lists.
+    source: str = "config"
+    in_flight: int = 0
+
+    @property
+    def discovered(self) -> bool:
+        return self.source != "config"
 
     def has_loaded(self, model: str) -> bool:
         # A cloud API has every model "loaded"; Ollama nodes say so in /api/ps.

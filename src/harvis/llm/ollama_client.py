@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -91,7 +91,7 @@ class OllamaClient:
         keep_alive: str | int | None = None,
         format: str | None = None,
         first_byte_timeout_s: float | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
         if options:
             body["options"] = options
@@ -201,7 +201,8 @@ class OllamaClient:
         except httpx.HTTPError as exc:
             raise Unavailable(f"{self.base_url}{path}: {exc!r}") from exc
         if response.status_code != 200:
-            raise error_for_status(response.status_code, f"{self.base_url}{path}: {error_text(response.content)}")
+            text = error_text(response.content)
+            raise error_for_status(response.status_code, f"{self.base_url}{path}: {text}")
         try:
             data = response.json()
         except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -83,7 +83,7 @@ class OpenAIClient:
         keep_alive: str | int | None = None,  # an Ollama notion; OpenAI servers have none
         format: str | None = None,
         first_byte_timeout_s: float | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         body = {"model": model, "messages": messages, "stream": True, **_openai_options(options, format)}
         body["stream_options"] = {"include_usage": True}
         first_limit = first_byte_timeout_s or self.first_byte_timeout_s
@@ -118,7 +118,7 @@ class OpenAIClient:
 
     async def _events(
         self, response: httpx.Response, first_deadline: float, first_limit: float
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         loop = asyncio.get_running_loop()
         lines = response.aiter_lines()
         got_first = False

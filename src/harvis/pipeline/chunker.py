@@ -72,7 +72,11 @@ class ClauseChunker:
         left = self.seconds_until_due()
         if left is None or left > 0 or len(self._buf.strip()) < self.min_chars:
             return None
-        cut = self._buf.rstrip().rfind(" ")
+        text = self._buf.rstrip()
+        # Prefer the last comma-like pause that leaves a long enough clause, else the last space.
+        weak = max((i for i, ch in enumerate(text) if ch in WEAK and i + 1 < len(text)
+                    and text[i + 1] == " " and len(text[:i].strip()) >= self.min_chars), default=-1)
+        cut = weak + 1 if weak > 0 else text.rfind(" ")
         if cut <= 0:
             return None
         out: list[str] = []

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harvis.config import PipelineSettings
@@ -27,6 +27,8 @@ from harvis.pipeline.wav import pcm16, wav_file
 
 log = logging.getLogger(__name__)
 _END = object()
+_BUSY_POLL_S = 0.05
+_BACKGROUND: set[asyncio.Task[None]] = set()  # saves still running after their consumer left
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class TurnOptions:
     voice: Any = None  # whatever the speech service's synthesize() takes
     language: str | None = None
     keep_alive: str | None = None
+    llm_options: dict[str, Any] = field(default_factory=dict)  # extra Ollama options (seed, temperature…)
 
 
 class TurnFailed(Exception):
@@ -46,10 +49,12 @@ class TurnFailed(Exception):
 class VoiceTurn:
     def __init__(self, *, speech: SpeechPort, llm: LLMPort, recorder: TurnRecorder,
                  settings: PipelineSettings, options: TurnOptions, max_audio_s: float = 120.0,
+                 on_end: Callable[[VoiceTurn], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.speech, self.llm, self.recorder = speech, llm, recorder
         self.settings, self.options, self.max_audio_s = settings, options, max_audio_s
         self._clock = clock
+        self._on_end = on_end  # told once when the answer is saved (metrics)
         self.t0 = clock()
         self.timings: dict[str, float | None] = {}
         self.spoken: list[str] = []  # clause texts whose audio was handed to the consumer
@@ -59,9 +64,10 @@ class VoiceTurn:
         self.end: StreamEnd | None = None
         self._error: TurnFailed | None = None
         self._cancelled = False
+        self._synthesizing = False
         self._out: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._saved: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     def _ms(self, since: float) -> float:
         return round((self._clock() - since) * 1000.0, 1)
@@ -80,6 +86,17 @@ class VoiceTurn:
             for task in self._tasks:
                 task.cancel()
             self._out.put_nowait(_END)
+
+    async def mark_interrupted(self, heard: list[str]) -> None:
+        """The user cut in after the answer was complete but while it still played: save the
+        answer as interrupted, cut to the clauses that had started playing."""
+        if self.status != "complete":
+            return
+        self.status, self.spoken = "interrupted", list(heard)
+        await self.recorder.finish(
+            content=" ".join(heard), reasoning=self.reasoning, status="interrupted", error=None,
+            served_by=self.end.served_by if self.end else None,
+            model=self.end.model if self.end else self.options.model, timings=dict(self.timings))
 
     async def events(self, audio: Any) -> AsyncIterator[ev.TurnEvent]:
         self.timings.setdefault("decode_ms", 0.0)
@@ -119,9 +136,11 @@ class VoiceTurn:
         return text, heard.language
 
     async def _answer(self, messages: list[dict[str, Any]]) -> AsyncIterator[ev.TurnEvent]:
-        system = [{"role": "system", "content": self.settings.system_prompt}] if self.settings.system_prompt else []
+        prompt = self.settings.system_prompt
+        system = [{"role": "system", "content": prompt}] if prompt else []
         request = ChatRequest(model=self.options.model, messages=system + messages,
-                              options={"num_predict": self.settings.max_answer_tokens},
+                              options={"num_predict": self.settings.max_answer_tokens,
+                                       **self.options.llm_options},
                               keep_alive=self.options.keep_alive)
         deltas: asyncio.Queue[Any] = asyncio.Queue()
         clauses: asyncio.Queue[str | None] = asyncio.Queue()
@@ -164,18 +183,23 @@ class VoiceTurn:
         chunker = ClauseChunker(min_chars=s.clause_min_chars, weak_min_chars=s.clause_weak_min_chars,
                                 max_wait_s=s.clause_max_wait_s)
         filler_at: float | None = self._llm_start + s.filler_after_s if s.filler_after_s >= 0 else None
-        while True:
+        while not self._cancelled:
             wait = chunker.seconds_until_due()
+            if wait is not None and wait <= 0 and not self._speaker_idle(clauses):
+                wait = _BUSY_POLL_S  # due, but the speaker has work: no need to cut a clause short
             if filler_at is not None:
                 until_filler = max(0.0, filler_at - self._clock())
                 wait = until_filler if wait is None else min(wait, until_filler)
             try:
-                item = await asyncio.wait_for(deltas.get(), wait) if wait is not None else await deltas.get()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel (barge-in)
+                # that lands just as an item arrives.
+                async with asyncio.timeout(wait):
+                    item = await deltas.get()
             except TimeoutError:
                 if filler_at is not None and self._clock() >= filler_at:
                     filler_at = None
                     self._tasks.append(asyncio.create_task(self._filler()))
-                if (clause := chunker.due()) is not None:
+                if self._speaker_idle(clauses) and (clause := chunker.due()) is not None:
                     clauses.put_nowait(clause)
                 continue
             if isinstance(item, Delta):
@@ -202,10 +226,14 @@ class VoiceTurn:
                 clauses.put_nowait(None)
                 return
 
+    def _speaker_idle(self, clauses: asyncio.Queue[str | None]) -> bool:
+        return clauses.empty() and not self._synthesizing
+
     async def _speak(self, clauses: asyncio.Queue[str | None]) -> None:
         index = 0
         try:
             while (clause := await clauses.get()) is not None:
+                self._synthesizing = True
                 parts, rate = [], 0
                 async for chunk in self.speech.synthesize(clause, voice=self.options.voice):
                     parts.append(pcm16(chunk.pcm))
@@ -213,6 +241,7 @@ class VoiceTurn:
                 if parts:
                     self._out.put_nowait(ev.AudioOut(index, rate, wav_file(parts, rate), clause))
                     index += 1
+                self._synthesizing = False
         except Exception as exc:
             log.exception("voice turn: speech synthesis failed")
             self._error = self._error or TurnFailed("tts_failed", f"Speech synthesis failed: {exc}")
@@ -227,22 +256,34 @@ class VoiceTurn:
             self._out.put_nowait(filler)
 
     async def _close(self) -> None:
-        """Stop every stage and save the answer once, whatever ended the turn."""
+        """Stop every stage and save the answer once, whatever ended the turn.
+
+        The work runs in its own task: a consumer cancelled for good (a client that left, under
+        anyio's level cancellation) cannot interrupt the save half-way.
+        """
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._stop_and_save())
+            _BACKGROUND.add(self._closing)
+            self._closing.add_done_callback(_BACKGROUND.discard)
+        await asyncio.shield(self._closing)
+
+    async def _stop_and_save(self) -> None:
         for task in self._tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.status in ("pending",) or self._saved is not None:
-            if self._saved is not None:
-                await asyncio.shield(self._saved)
-            return
-        if self.status == "streaming":  # the consumer went away mid-answer
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.status == "pending":
+            return  # nothing was saved, nothing to finish
+        if self.status == "streaming":  # cancelled, or the consumer went away mid-answer
             self.status = "interrupted"
         self.timings.setdefault("total_ms", self._ms(self.t0))
         interrupted = self.status == "interrupted"
-        self._saved = asyncio.create_task(self.recorder.finish(
-            content=" ".join(self.spoken) if interrupted else self.content, reasoning=self.reasoning,
-            status=self.status, error=self._error.message if self._error else None,
-            served_by=self.end.served_by if self.end else None,
-            model=self.end.model if self.end else self.options.model, timings=dict(self.timings)))
-        await asyncio.shield(self._saved)
+        try:
+            await self.recorder.finish(
+                content=" ".join(self.spoken) if interrupted else self.content, reasoning=self.reasoning,
+                status=self.status, error=self._error.message if self._error and not interrupted else None,
+                served_by=self.end.served_by if self.end else None,
+                model=self.end.model if self.end else self.options.model, timings=dict(self.timings))
+        except Exception:
+            log.exception("voice turn: could not save the answer as %s", self.status)
+        if self._on_end is not None:
+            self._on_end(self)

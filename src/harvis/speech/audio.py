@@ -72,6 +72,8 @@ def decode(data: bytes, *, max_seconds: float, sample_rate: int = STT_RATE) -> A
                     )
             for out in resampler.resample(None):
                 pieces.append(out.to_ndarray().reshape(-1))
+        except AudioError:
+            raise
         except (av.FFmpegError, ValueError, OSError) as exc:
             raise AudioError("invalid_audio", f"the audio is corrupt ({_reason(exc)})") from None
     samples = np.concatenate(pieces).astype(np.float32, copy=False) if pieces else np.zeros(0, np.float32)
@@ -99,7 +101,8 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     step = from_rate  # one-second frames: FFmpeg frames stay a usual size
     src = np.ascontiguousarray(samples, dtype=np.float32)
     for start in range(0, len(src), step):
-        frame = av.AudioFrame.from_ndarray(src[start:start + step].reshape(1, -1), format="flt", layout="mono")
+        piece = src[start:start + step].reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(piece, format="flt", layout="mono")
         frame.sample_rate = from_rate
         out.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
     out.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))

@@ -61,7 +61,7 @@ class TTSUnavailable(RuntimeError):
 
 
 # A sentence ends at . ! ? … (with closing quotes/brackets) followed by space, or at a newline.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"')\]]))\s+|\n+")
 _MAX_SENTENCE = 400  # characters; longer runs are cut at a comma or a space so no chunk stalls
 
 

@@ -9,13 +9,28 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Database": "db", "normalise_url": "db",
-    "User": "models", "ChatSession": "models", "Message": "models", "Voice": "models", "ApiKey": "models",
-    "create_voice": "voices", "list_voices": "voices", "get_voice": "voices", "delete_voice": "voices",
+    "Database": "db",
+    "normalise_url": "db",
+    "User": "models",
+    "ChatSession": "models",
+    "Message": "models",
+    "Voice": "models",
+    "ApiKey": "models",
+    "create_voice": "voices",
+    "list_voices": "voices",
+    "get_voice": "voices",
+    "delete_voice": "voices",
     "set_speaker_data": "voices",
-    "create_session": "chats", "get_session": "chats", "list_sessions": "chats", "list_messages": "chats",
-    "add_message": "chats", "finish_message": "chats", "history": "chats", "update_session": "chats",
-    "get_user": "users", "get_user_by_name": "users",
+    "create_session": "chats",
+    "get_session": "chats",
+    "list_sessions": "chats",
+    "list_messages": "chats",
+    "add_message": "chats",
+    "finish_message": "chats",
+    "history": "chats",
+    "update_session": "chats",
+    "get_user": "users",
+    "get_user_by_name": "users",
 }
 
 __all__ = sorted(_EXPORTS)

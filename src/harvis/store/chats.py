@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harvis.store.models import ChatSession, Message, utcnow
+from harvis.store.models import ChatSession, Message, is_id, utcnow
 
 DEFAULT_TITLE = "New chat"
 
@@ -33,6 +33,8 @@ async def list_sessions(session: AsyncSession, *, user_id: str, limit: int = 500
 
 
 async def get_session(session: AsyncSession, *, user_id: str, session_id: str) -> ChatSession | None:
+    if not is_id(session_id):
+        return None
     stmt = select(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id == user_id)
     return await session.scalar(stmt)
 
@@ -81,7 +83,9 @@ async def add_message(
     kind: str = "text",
     model: str | None = None,
 ) -> Message:
-    message = Message(session_id=session_id, role=role, content=content, status=status, kind=kind, model=model)
+    message = Message(
+        session_id=session_id, role=role, content=content, status=status, kind=kind, model=model
+    )
     session.add(message)
     chat = await session.get(ChatSession, session_id)
     if chat is not None:

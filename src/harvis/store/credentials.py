@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harvis.store.models import ApiKey, AuthToken, User, utcnow
+from harvis.store.models import ApiKey, AuthToken, User, is_id, utcnow
 
 
 async def add_token(session: AsyncSession, *, jti: str, user_id: str, expires_at: datetime) -> AuthToken:
@@ -38,7 +38,9 @@ async def purge_expired_tokens(session: AsyncSession) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def create_api_key(session: AsyncSession, *, user_id: str, name: str, key_hash: str, prefix: str) -> ApiKey:
+async def create_api_key(
+    session: AsyncSession, *, user_id: str, name: str, key_hash: str, prefix: str
+) -> ApiKey:
     key = ApiKey(user_id=user_id, name=name, key_hash=key_hash, prefix=prefix)
     session.add(key)
     await session.flush()
@@ -59,5 +61,7 @@ async def user_for_api_key(session: AsyncSession, *, key_hash: str) -> User | No
 
 
 async def delete_api_key(session: AsyncSession, *, user_id: str, key_id: str) -> bool:
+    if not is_id(key_id):
+        return False
     result = await session.execute(delete(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
     return bool(getattr(result, "rowcount", 0))

@@ -18,9 +18,9 @@ def normalise_url(url: str) -> str:
     """Accept the spellings users paste (postgres://, postgresql://) and pick the async drivers."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
     return url
 
 
@@ -51,7 +51,7 @@ class Database:
     def from_settings(cls, settings: Settings) -> Database:
         url = normalise_url(settings.resolved_database_url)
         if url.startswith("sqlite+aiosqlite:///"):
-            Path(url[len("sqlite+aiosqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite+aiosqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         return cls(url)
 
     async def open(self) -> None:

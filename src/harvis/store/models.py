@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -13,6 +14,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: str) -> bool:
+    """Whether `value` can be one of our ids; anything else is "not found" without a query
+    (PostgreSQL rejects some strings, such as ones holding NUL, with an error)."""
+    return _ID_RE.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:
@@ -37,7 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
 class User(Base):

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harvis.store.models import Voice
+from harvis.store.models import Voice, is_id
 
 
 async def create_voice(
@@ -25,8 +25,15 @@ async def create_voice(
     voice_id: str | None = None,
 ) -> Voice:
     voice = Voice(
-        user_id=user_id, name=name, mode=mode, engine=engine, audio_path=audio_path, duration_s=duration_s,
-        sample_rate=sample_rate, consent_text=consent_text, speaker_data=speaker_data,
+        user_id=user_id,
+        name=name,
+        mode=mode,
+        engine=engine,
+        audio_path=audio_path,
+        duration_s=duration_s,
+        sample_rate=sample_rate,
+        consent_text=consent_text,
+        speaker_data=speaker_data,
     )
     if voice_id is not None:
         voice.id = voice_id  # the speech part may name the file after the id it chose
@@ -41,6 +48,8 @@ async def list_voices(session: AsyncSession, *, user_id: str) -> list[Voice]:
 
 
 async def get_voice(session: AsyncSession, *, user_id: str, voice_id: str) -> Voice | None:
+    if not is_id(voice_id):
+        return None
     return await session.scalar(select(Voice).where(Voice.id == voice_id, Voice.user_id == user_id))
 
 

@@ -54,6 +54,16 @@ class GGUFInfo:
     def context_length(self) -> int:
         return int(self.metadata.get(f"{self.architecture}.context_length", 0))
 
+    def kv_cache_bytes(self, n_ctx: int) -> int:
+        """Size of an f16 K+V cache for ``n_ctx`` tokens (what /api/ps adds to the weights)."""
+        arch, m = self.architecture, self.metadata
+        layers = int(m.get(f"{arch}.block_count", 0))
+        heads = int(m.get(f"{arch}.attention.head_count", 0)) or 1
+        kv_heads = int(m.get(f"{arch}.attention.head_count_kv", heads))
+        head_dim = (int(m.get(f"{arch}.attention.key_length", 0))
+                    or int(m.get(f"{arch}.embedding_length", 0)) // heads)
+        return 2 * 2 * n_ctx * layers * kv_heads * head_dim
+
 
 class _Reader:
     def __init__(self, buf: mmap.mmap) -> None:

@@ -70,6 +70,7 @@ function startApp(user) {
       sidebar.setActive(id);
       if (isNew) sidebar.refresh().then(() => ($("chat-title").textContent = sidebar.titleOf(id)));
     },
+    onSend: hideBanner, // an old error no longer applies
     onFinished: () => sidebar.refresh().then(() => {
       if (chat.sessionId) $("chat-title").textContent = sidebar.titleOf(chat.sessionId);
     }),

@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 export class Chat {
   /**
    * @param {{getModel(): string, onSession(id: string, isNew: boolean): void,
-   *          onFinished(): void, onError(err: Error|string): void}} handlers
+   *          onSend(): void, onFinished(): void, onError(err: Error|string): void}} handlers
    */
   constructor(handlers) {
     this.handlers = handlers;
@@ -27,7 +27,14 @@ export class Chat {
         this.send(this.input.value);
       }
     });
+    this.input.addEventListener("input", () => this.autosize());
     $("stop").addEventListener("click", () => this.stop());
+  }
+
+  /** Grow the message box with its text, up to the CSS max-height. */
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${this.input.scrollHeight + 2}px`;
   }
 
   get busy() {
@@ -93,6 +100,8 @@ export class Chat {
     const text = raw.trim();
     if (!text || this.busy) return;
     this.input.value = "";
+    this.autosize();
+    this.handlers.onSend();
     const mine = this.add(new MessageView({ role: "user", content: text }));
     const answer = this.add(new MessageView({ role: "assistant", status: "streaming", model: this.handlers.getModel() }));
     const controller = new AbortController();

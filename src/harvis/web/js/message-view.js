@@ -24,7 +24,7 @@ export class MessageView {
     this.reasoning = message.reasoning || "";
     this.status = message.status || "complete";
     this.error = message.error || "";
-    this.meta = { model: message.model, served_by: message.served_by, kind: message.kind };
+    this.meta = { model: message.model, served_by: message.served_by, kind: message.kind, timings: message.timings };
     this.id = message.id || null;
     this.scheduled = false;
 

@@ -51,7 +51,7 @@ export class Sidebar {
     const open = document.createElement("button");
     open.type = "button";
     open.className = "session-open";
-    open.textContent = title;
+    open.append(Object.assign(document.createElement("span"), { textContent: title }));
     open.title = title;
     open.addEventListener("click", () => this.handlers.onOpen(session.id));
 

@@ -1,0 +1,160 @@
+"""Accounts: sign-up (first account is admin), login/logout, who am I, admin settings."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from harvis.api.deps import SESSION_COOKIE, AdminUser, AppState, CurrentUser, DbSession, credential_from
+from harvis.api.errors import ApiError
+from harvis.api.fields import CleanStr
+from harvis.api.tokens import is_api_key, issue_token, read_token
+from harvis.store import credentials, users
+from harvis.store.models import User
+from harvis.store.passwords import hash_password, password_problem, verify_password
+
+router = APIRouter(tags=["auth"])
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+ALLOW_SIGNUP = "allow_signup"
+
+
+class Credentials(BaseModel):
+    username: CleanStr = Field(min_length=1, max_length=64)
+    password: CleanStr = Field(min_length=1, max_length=256)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    is_admin: bool
+
+
+class LoginOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    user: UserOut
+
+
+class SignupConfig(BaseModel):
+    signup_open: bool
+
+
+class AdminSettings(BaseModel):
+    allow_signup: bool | None = None
+
+
+class AdminSettingsOut(BaseModel):
+    allow_signup: bool
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, username=user.username, is_admin=user.is_admin)
+
+
+async def signup_allowed(session: DbSession, state: AppState) -> bool:
+    default = bool(state.settings.auth.allow_signup)
+    return bool(await users.get_setting(session, key=ALLOW_SIGNUP, default=default))
+
+
+@router.get("/api/auth/config", response_model=SignupConfig)
+async def auth_config(session: DbSession, state: AppState) -> SignupConfig:
+    open_ = await users.count_users(session) == 0 or await signup_allowed(session, state)
+    return SignupConfig(signup_open=open_)
+
+
+@router.post("/api/auth/signup", status_code=201, response_model=UserOut)
+async def signup(body: Credentials, session: DbSession, state: AppState) -> UserOut:
+    if not USERNAME_RE.match(body.username):
+        raise ApiError(422, "invalid_username", "usernames use letters, digits and . _ @ - (at most 64)")
+    if (problem := password_problem(body.password)) is not None:
+        raise ApiError(422, "weak_password", problem)
+    first = await users.count_users(session) == 0
+    if not first and not await signup_allowed(session, state):
+        raise ApiError(403, "signup_disabled", "sign-up is closed; ask an admin for an account")
+    password_hash = await asyncio.to_thread(hash_password, body.password)
+    if await users.get_user_by_name(session, username=body.username) is not None:
+        raise ApiError(409, "username_taken", "that username is taken")
+    try:
+        user = await users.create_user(
+            session, username=body.username, password_hash=password_hash, is_admin=first
+        )
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ApiError(409, "username_taken", "that username is taken") from None
+    return user_out(user)
+
+
+@router.post("/api/auth/login", response_model=LoginOut)
+async def login(
+    body: Credentials, request: Request, response: Response, session: DbSession, state: AppState
+) -> LoginOut:
+    client = request.client.host if request.client else "unknown"
+    key = f"{body.username.lower()}|{client}"
+    limiter = state.login_limiter
+    if (wait := limiter.retry_after(key)) is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many login attempts; try again later",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    user = await users.get_user_by_name(session, username=body.username)
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
+    if user is None or not ok:
+        limiter.hit(key)
+        raise ApiError(401, "invalid_credentials", "wrong username or password")
+    limiter.reset(key)
+    ttl = state.settings.auth.token_ttl_s
+    issued = issue_token(user_id=user.id, secret=state.secret, ttl_s=ttl)
+    await credentials.add_token(session, jti=issued.jti, user_id=user.id, expires_at=issued.expires_at)
+    await session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        max_age=ttl,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=request.url.scheme == "https",
+    )
+    return LoginOut(access_token=issued.token, user=user_out(user))
+
+
+@router.post("/api/auth/logout", status_code=204)
+async def logout(request: Request, user: CurrentUser, session: DbSession, state: AppState) -> Response:
+    credential = credential_from(request)
+    if credential and not is_api_key(credential) and (claims := read_token(credential, secret=state.secret)):
+        await credentials.revoke_token(session, jti=claims[1])
+        await session.commit()
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/api/auth/me", response_model=UserOut)
+async def me(user: CurrentUser) -> UserOut:
+    return user_out(user)
+
+
+@router.get("/api/admin/settings", response_model=AdminSettingsOut)
+async def get_admin_settings(admin: AdminUser, session: DbSession, state: AppState) -> AdminSettingsOut:
+    return AdminSettingsOut(allow_signup=await signup_allowed(session, state))
+
+
+@router.patch("/api/admin/settings", response_model=AdminSettingsOut)
+async def patch_admin_settings(
+    body: AdminSettings, admin: AdminUser, session: DbSession, state: AppState
+) -> AdminSettingsOut:
+    changes: dict[str, Any] = body.model_dump(exclude_none=True)
+    if ALLOW_SIGNUP in changes:
+        await users.put_setting(session, key=ALLOW_SIGNUP, value=changes[ALLOW_SIGNUP])
+        await session.commit()
+    return AdminSettingsOut(allow_signup=await signup_allowed(session, state))

@@ -1,0 +1,68 @@
+"""Liveness and readiness. Ready = the database answers and at least one LLM node does;
+the JSON says which part is not ready and why."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from harvis.api.deps import AppState
+
+router = APIRouter(tags=["health"])
+log = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_S = 5.0
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def check_database(state: Any) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(state.db.ping(), CHECK_TIMEOUT_S)
+        return {"ok": True, "detail": state.db.safe_url.split("://", 1)[0]}
+    except Exception as exc:
+        return {"ok": False, "detail": f"database unreachable: {type(exc).__name__}: {exc}"[:300]}
+
+
+async def check_llm(state: Any) -> dict[str, Any]:
+    try:
+        report = await asyncio.wait_for(state.router.check(), CHECK_TIMEOUT_S)
+    except Exception as exc:
+        return {"ok": False, "detail": f"LLM check failed: {type(exc).__name__}: {exc}"[:300], "nodes": []}
+    report = dict(report) if isinstance(report, dict) else {"nodes": report}
+    nodes = report.get("nodes") or report.get("deployments") or []
+    ok = report.get("ok")
+    if ok is None:
+        ok = any(bool(n.get("ok", n.get("healthy"))) for n in nodes if isinstance(n, dict))
+    detail = report.get("detail") or ("reachable" if ok else "no LLM node reachable")
+    return {**report, "ok": bool(ok), "detail": detail, "nodes": nodes}
+
+
+def check_speech(state: Any) -> dict[str, Any]:
+    speech = getattr(state, "speech", None)
+    if speech is None:
+        return {"ok": True, "models": [], "detail": "speech not enabled"}
+    models = speech.status()
+    failed = [m.get("name") for m in models if m.get("state") == "failed"]
+    return {
+        "ok": not failed,
+        "models": models,
+        "detail": f"failed: {', '.join(map(str, failed))}" if failed else "ok",
+    }
+
+
+@router.get("/health/ready")
+async def ready(state: AppState) -> JSONResponse:
+    database, llm = await asyncio.gather(check_database(state), check_llm(state))
+    checks = {"database": database, "llm": llm, "speech": check_speech(state)}
+    # Speech loads lazily and can recover; a failed speech model degrades, it does not unready.
+    ok = database["ok"] and llm["ok"]
+    status = "ok" if ok and checks["speech"]["ok"] else "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)

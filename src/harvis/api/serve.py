@@ -1,0 +1,61 @@
+"""`harvis serve`: the backend and the web UI (and, without OLLAMA_URL, the embedded LLM node)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+
+from harvis.config import Settings
+
+HELP = "run the Harvis backend and web UI (starts the embedded LLM node when OLLAMA_URL is unset)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    has_secret = settings.secret_key is not None and bool(settings.secret_key.get_secret_value())
+    if not is_loopback(args.host) and not has_secret:
+        print(
+            f"harvis serve: refusing to listen on {args.host} without HARVIS_SECRET_KEY "
+            "(set it to a long random string, or listen on 127.0.0.1)",
+            file=sys.stderr,
+        )
+        return 2
+    import uvicorn
+
+    from harvis.api.app import create_app
+
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Per-request client logs and migration chatter drown what a user needs to read.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    app = create_app(settings)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)
+    # Trusts X-Forwarded-For only from loopback (the nginx beside it in the pod), so the login
+    # limiter sees real client addresses without letting clients pick their own.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        timeout_graceful_shutdown=10,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""`harvis doctor`: the deployment guide's verification and troubleshooting as one command."""

@@ -1,0 +1,141 @@
+"""Validate /api/chat and /api/generate bodies into a Job, with Ollama's 400 messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harvis.llm.node.durations import InvalidDuration, keep_alive_seconds
+from harvis.llm.types import BadRequest
+
+_FLOAT_OPTIONS = ("temperature", "top_p", "min_p", "typical_p", "repeat_penalty",
+                  "presence_penalty", "frequency_penalty")
+_INT_OPTIONS = ("top_k", "seed", "num_predict", "num_ctx", "repeat_last_n")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Ollama's option defaults (not llama.cpp's), so answers match a real Ollama."""
+
+    temperature: float = 0.8
+    top_p: float = 0.9
+    top_k: int = 40
+    min_p: float = 0.0
+    typical_p: float = 1.0
+    repeat_penalty: float = 1.1
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    seed: int | None = None  # None or negative = random
+    num_predict: int = -1  # -1 = until the model stops or the context is full
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: Literal["chat", "generate"]
+    model: str
+    messages: list[dict[str, str]] = field(default_factory=list)
+    raw_prompt: str | None = None  # generate with raw=true: no chat template
+    sampling: Sampling = Sampling()
+    num_ctx: int | None = None
+    format: str | dict[str, Any] | None = None  # "json" or a JSON schema
+    keep_alive_s: float | None = None  # None = forever
+    stream: bool = True
+
+    @property
+    def load_only(self) -> bool:
+        """Ollama's "load or unload" request: no messages (chat) or an empty prompt (generate)."""
+        return not self.messages and not self.raw_prompt
+
+
+def _expect(body: dict[str, Any], key: str, kind: type | tuple[type, ...], name: str) -> Any:
+    value = body.get(key)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise BadRequest(f'invalid value for "{key}": expected {name}')
+    return value
+
+
+def parse_options(options: Any) -> tuple[Sampling, int | None]:
+    if options is None:
+        return Sampling(), None
+    if not isinstance(options, dict):
+        raise BadRequest('invalid value for "options": expected an object')
+    values: dict[str, Any] = {}
+    for key in _FLOAT_OPTIONS:
+        v = options.get(key)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise BadRequest(f'option "{key}" must be of type float')
+            values[key] = float(v)
+    for key in _INT_OPTIONS:
+        v = options.get(key)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v):
+                raise BadRequest(f'option "{key}" must be of type integer')
+            values[key] = int(v)
+    stop = options.get("stop")
+    if stop is not None:
+        stop = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+            raise BadRequest('option "stop" must be a list of strings')
+        values["stop"] = tuple(stop)
+    num_ctx = values.pop("num_ctx", None)
+    if num_ctx is not None and num_ctx < 1:
+        raise BadRequest('option "num_ctx" must be positive')
+    values.pop("repeat_last_n", None)  # fixed per loaded model (llama.cpp sets it at load)
+    seed = values.get("seed")
+    if seed is not None and seed < 0:
+        values["seed"] = None
+    return Sampling(**values), num_ctx
+
+
+def _parse_format(value: Any) -> str | dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if value == "json" or isinstance(value, dict):
+        return value
+    raise BadRequest(f'invalid format: {value!r}; expected "json" or a JSON schema')
+
+
+def _parse_messages(value: Any) -> list[dict[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequest('invalid value for "messages": expected an array')
+    out: list[dict[str, str]] = []
+    for i, msg in enumerate(value):
+        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
+            raise BadRequest(f"invalid message at index {i}: needs a string role")
+        content = msg.get("content") or ""
+        if not isinstance(content, str):
+            raise BadRequest(f"invalid message at index {i}: content must be a string")
+        out.append({"role": msg["role"], "content": content})
+    return out
+
+
+def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: float | None) -> Job:
+    if not isinstance(body, dict):
+        raise BadRequest("invalid request body: expected a JSON object")
+    model = _expect(body, "model", str, "a string")
+    if not model:
+        raise BadRequest("model is required")
+    stream = _expect(body, "stream", bool, "a boolean")
+    if body.get("tools"):
+        raise BadRequest(f'"{model}" does not support tools')
+    sampling, num_ctx = parse_options(body.get("options"))
+    try:
+        keep_alive = keep_alive_seconds(body.get("keep_alive"), default_keep_alive)
+    except InvalidDuration as exc:
+        raise BadRequest(str(exc)) from None
+    common: dict[str, Any] = dict(model=model, sampling=sampling, num_ctx=num_ctx, keep_alive_s=keep_alive,
+                                  format=_parse_format(body.get("format")),
+                                  stream=True if stream is None else stream)
+    if kind == "chat":
+        return Job(kind="chat", messages=_parse_messages(body.get("messages")), **common)
+    prompt = _expect(body, "prompt", str, "a string") or ""
+    system = _expect(body, "system", str, "a string") or ""
+    if _expect(body, "raw", bool, "a boolean"):
+        return Job(kind="generate", raw_prompt=prompt, **common)
+    messages = ([{"role": "system", "content": system}] if system else []) + (
+        [{"role": "user", "content": prompt}] if prompt else [])
+    return Job(kind="generate", messages=messages if prompt else [], **common)

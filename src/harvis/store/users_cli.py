@@ -1,0 +1,112 @@
+"""`harvis users create|list|set-password`: accounts from the console (for admins)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from harvis.config import Settings
+
+HELP = "manage accounts: create, list, set-password"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = sub.add_parser("create", help="create an account")
+    create.add_argument("username")
+    create.add_argument("--admin", action="store_true", help="make it an admin")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser("list", help="list accounts")
+    setpw = sub.add_parser("set-password", help="set an account's password (signs it out everywhere)")
+    setpw.add_argument("username")
+    setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise ValueError("the passwords differ")
+    return first
+
+
+async def _create(settings: Settings, username: str, password: str, admin: bool) -> str:
+    from harvis.store import users
+    from harvis.store.db import Database
+    from harvis.store.passwords import hash_password
+
+    db = Database.from_settings(settings)
+    try:
+        await db.open()
+        async with db.session() as s:
+            if await users.get_user_by_name(s, username=username) is not None:
+                raise ValueError(f"user {username!r} exists")
+            first = await users.count_users(s) == 0
+            user = await users.create_user(
+                s, username=username, password_hash=hash_password(password), is_admin=admin or first
+            )
+            await s.commit()
+            return f"created {user.username} ({'admin' if user.is_admin else 'user'}, id {user.id})"
+    finally:
+        await db.close()
+
+
+async def _list(settings: Settings) -> list[str]:
+    from harvis.store import users
+    from harvis.store.db import Database
+
+    db = Database.from_settings(settings)
+    try:
+        await db.open()
+        async with db.session() as s:
+            rows = await users.list_users(s)
+            return [
+                f"{u.username}\t{'admin' if u.is_admin else 'user'}\t{u.id}\t{u.created_at:%Y-%m-%d}"
+                for u in rows
+            ]
+    finally:
+        await db.close()
+
+
+async def _set_password(settings: Settings, username: str, password: str) -> str:
+    from harvis.store import credentials, users
+    from harvis.store.db import Database
+    from harvis.store.passwords import hash_password
+
+    db = Database.from_settings(settings)
+    try:
+        await db.open()
+        async with db.session() as s:
+            user = await users.get_user_by_name(s, username=username)
+            if user is None:
+                raise ValueError(f"no user {username!r}")
+            await users.set_password(s, user=user, password_hash=hash_password(password))
+            await credentials.revoke_user_tokens(s, user_id=user.id)
+            await s.commit()
+            return f"password changed for {username}; their sessions were signed out"
+    finally:
+        await db.close()
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from harvis.store.passwords import password_problem
+
+    try:
+        if args.users_command == "list":
+            for line in asyncio.run(_list(settings)):
+                print(line)
+            return 0
+        password = read_password(args.password_stdin)
+        if (problem := password_problem(password)) is not None:
+            raise ValueError(problem)
+        if args.users_command == "create":
+            print(asyncio.run(_create(settings, args.username, password, args.admin)))
+        else:
+            print(asyncio.run(_set_password(settings, args.username, password)))
+        return 0
+    except ValueError as exc:
+        print(f"harvis users: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,102 @@
+"""The page's own modules, run in the browser on inputs the network can produce."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from tests.support.processes import Proc
+
+
+def test_sse_reader_handles_events_split_anywhere(page: Page, backend: Proc) -> None:
+    """Network reads cut events (and UTF-8 characters) at arbitrary points."""
+    page.goto(backend.url + "/")
+    events = page.evaluate(
+        """async () => {
+          const { readEvents } = await import("/js/sse.js");
+          const text = 'event: session\\ndata: {"session_id":"s1"}\\n\\n'
+            + 'event: token\\r\\ndata: {"text":"caf\\u00e9 \\ud83d\\ude00"}\\r\\n\\r\\n'
+            + ': a comment line, ignored\\n\\n'
+            + 'event: reasoning\\ndata: first line\\ndata: second line\\n\\n'
+            + 'event: done\\ndata: {"status":"complete"}';  // no blank line before the end
+          const bytes = new TextEncoder().encode(text);
+          const results = [];
+          for (const size of [1, 3, 7, bytes.length]) {
+            const body = new ReadableStream({
+              start(controller) {
+                for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.slice(i, i + size));
+                controller.close();
+              },
+            });
+            const seen = [];
+            for await (const e of readEvents(body)) seen.push(e);
+            results.push(seen);
+          }
+          return results;
+        }"""
+    )
+    expected = [
+        {"event": "session", "data": {"session_id": "s1"}},
+        {"event": "token", "data": {"text": "café 😀"}},
+        {"event": "reasoning", "data": "first line\nsecond line"},
+        {"event": "done", "data": {"status": "complete"}},
+    ]
+    for seen in events:
+        assert seen == expected
+
+
+def test_error_words_for_people(page: Page, backend: Proc) -> None:
+    page.goto(backend.url + "/")
+    words = page.evaluate(
+        """async () => {
+          const { describeError, ApiError } = await import("/js/api.js");
+          return {
+            down: describeError({ code: "llm_unavailable", message: "node gone" }),
+            busy: describeError(new ApiError(503, "no_capacity", "all busy", 7)),
+            limited: describeError(new ApiError(429, "rate_limited", "slow down", 30)),
+            other: describeError(new ApiError(404, "session_not_found", "no such session")),
+          };
+        }"""
+    )
+    assert words["down"].startswith("The language model is not reachable right now")
+    assert "try again in 7 s" in words["busy"]
+    assert "Wait 30 s" in words["limited"]
+    assert words["other"] == "no such session"
+
+
+def test_a_message_shows_reasoning_folded_and_how_it_ended(page: Page, backend: Proc) -> None:
+    page.goto(backend.url + "/")
+    views = page.evaluate(
+        """async () => {
+          const { MessageView } = await import("/js/message-view.js");
+          const show = (m) => {
+            const v = new MessageView(m);
+            document.body.append(v.root);
+            const details = v.root.querySelector("details");
+            return {
+              reasoningShown: !details.hidden, reasoningOpen: details.open,
+              summary: details.querySelector("summary").textContent,
+              reasoning: details.querySelector(".reasoning-text").textContent,
+              body: v.root.querySelector(".message-body").textContent,
+              footer: v.root.querySelector(".message-meta").textContent,
+              status: v.root.dataset.status,
+            };
+          };
+          return {
+            thought: show({ role: "assistant", content: "**42**", reasoning: "<think>-free steps",
+                            status: "complete", model: "m1", served_by: "m1@node",
+                            timings: { ttft_ms: 120.4 } }),
+            failed: show({ role: "assistant", content: "part", status: "error", error: "node went away" }),
+            plain: show({ role: "user", content: "**not markdown**" }),
+          };
+        }"""
+    )
+    thought = views["thought"]
+    assert thought["reasoningShown"] and not thought["reasoningOpen"], "reasoning starts folded"
+    assert (thought["summary"], thought["reasoning"]) == ("Reasoning", "<think>-free steps")
+    assert thought["body"] == "42"
+    assert "m1@node" in thought["footer"] and "first token 120 ms" in thought["footer"]
+    failed = views["failed"]
+    assert not failed["reasoningShown"]
+    assert failed["status"] == "error"
+    assert "Failed" in failed["footer"] and "node went away" in failed["footer"]
+    assert views["plain"]["body"] == "**not markdown**", "what a person typed is shown as typed"

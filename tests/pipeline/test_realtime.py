@@ -1,0 +1,169 @@
+"""Realtime session logic with stand-in engines and a loudness-based stand-in VAD:
+end of turn, barge-in by speech and by cancel, warm-up while the user talks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+from harvis.config import PipelineSettings
+from harvis.pipeline.endpointing import WINDOW
+from harvis.pipeline.filler import Warmer
+from harvis.pipeline.realtime import RealtimeSession
+from harvis.pipeline.turn import TurnOptions
+from tests.support.voice import MemoryRecorder, ScriptedLLM, StandInSpeech, end, words
+
+FIRST = "The first clause of the answer is this one."
+SECOND = "And here comes the second clause of it."
+
+
+def loudness_vad(samples: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    n = len(samples) // WINDOW
+    return [(w, 0.9 if float(np.abs(w).mean()) > 0.05 else 0.0)
+            for w in (samples[i * WINDOW:(i + 1) * WINDOW] for i in range(n))]
+
+
+def pcm(seconds: float, loud: bool) -> bytes:
+    n = int(seconds * 16000) // WINDOW * WINDOW
+    samples = np.full(n, 0.3 if loud else 0.0, dtype=np.float32)
+    return (samples * 32767).astype("<i2").tobytes()
+
+
+class Harness:
+    def __init__(self, llm: ScriptedLLM, clock: Any = None, **settings: Any) -> None:
+        self.llm = llm
+        self.speech = StandInSpeech()
+        self.sent: list[dict[str, Any]] = []
+        self.recorders: list[tuple[str | None, MemoryRecorder]] = []
+        conf = PipelineSettings(**{"filler_after_s": -1, "speech_start_ms": 96, "end_of_turn_ms": 320,
+                                   **settings})
+        kwargs = {"clock": clock} if clock else {}
+        self.session = RealtimeSession(speech=self.speech, llm=llm, settings=conf, send=self._send,
+                                       vad=loudness_vad, warmer=Warmer(llm, "-1"),
+                                       recorder_for=self._recorder, **kwargs)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def _recorder(self, session_id: str | None) -> MemoryRecorder:
+        recorder = MemoryRecorder()
+        self.recorders.append((session_id, recorder))
+        return recorder
+
+    def types(self) -> list[str]:
+        return [m["type"] for m in self.sent]
+
+    async def wait_for(self, kind: str, count: int = 1) -> None:
+        for _ in range(2000):  # bounded: each round yields to the turn's tasks
+            if self.types().count(kind) >= count:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"no {kind!r} event: {self.types()}")
+
+    async def say(self, seconds: float = 0.5) -> None:
+        await self.session.audio(pcm(seconds, loud=True))
+        await self.session.audio(pcm(0.5, loud=False))
+
+
+async def test_speech_then_silence_is_a_turn_answered_on_the_socket() -> None:
+    llm = ScriptedLLM([*words(FIRST + " " + SECOND), end()])
+    h = Harness(llm)
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.session.audio(pcm(0.3, loud=False))
+    assert "speech_started" not in h.types()
+    await h.say()
+    await h.wait_for("done")
+    types = h.types()
+    assert types[:3] == ["listening", "speech_started", "speech_ended"]
+    assert types.index("session") < types.index("transcript") < types.index("token") < types.index("audio")
+    assert [m["text"] for m in h.sent if m["type"] == "audio"] == [FIRST, SECOND]
+    assert h.sent[-1]["status"] == "complete"
+    # a second turn continues the same chat session
+    await h.say()
+    await h.wait_for("done", 2)
+    assert [sid for sid, _ in h.recorders] == [None, "s1"]
+    await h.session.close()
+
+
+async def test_user_speech_during_the_answer_barges_in() -> None:
+    hold = asyncio.Event()
+    llm = ScriptedLLM([*words(FIRST + " "), hold, *words(SECOND), end()])
+    h = Harness(llm)
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("audio")
+    await h.session.audio(pcm(0.2, loud=True))  # the user talks over the answer
+    await h.wait_for("interrupted")
+    done = [m for m in h.sent if m["type"] == "done"]
+    assert done and done[0]["status"] == "interrupted"
+    assert h.types().count("audio") == 1
+    assert llm.closed and not llm.finished
+    answer = h.recorders[0][1].answers
+    assert len(answer) == 1 and answer[0]["status"] == "interrupted" and answer[0]["content"] == FIRST
+    hold.set()
+    await h.session.close()
+
+
+async def test_a_cancel_message_stops_the_answer_at_once() -> None:
+    hold = asyncio.Event()
+    llm = ScriptedLLM([*words(FIRST + " "), hold, *words(SECOND), end()])
+    h = Harness(llm)
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("audio")
+    assert await h.session.interrupt() is True
+    assert h.types()[-2:] == ["done", "interrupted"]
+    assert h.recorders[0][1].answers[0]["status"] == "interrupted"
+    assert await h.session.interrupt() is False  # nothing left to stop
+    await h.session.close()
+
+
+async def test_cutting_in_while_a_finished_answer_still_plays_cuts_the_saved_answer() -> None:
+    now = [1000.0]
+    llm = ScriptedLLM([*words(FIRST + " " + SECOND), end()])
+    h = Harness(llm, clock=lambda: now[0])
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("done")
+    recorder = h.recorders[0][1]
+    assert recorder.answers[0]["status"] == "complete"
+    now[0] += 0.1  # the first clause (about 0.4 s of audio) is playing, the second not yet
+    await h.session.audio(pcm(0.2, loud=True))
+    await h.wait_for("interrupted")
+    assert recorder.answers[-1]["status"] == "interrupted" and recorder.answers[-1]["content"] == FIRST
+    await h.session.close()
+
+
+async def test_a_cold_model_is_warmed_while_the_user_still_talks() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    llm.loaded = False
+    h = Harness(llm)
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.session.audio(pcm(0.3, loud=True))  # still talking: no end of turn yet
+    assert h.types()[-1] == "speech_started"
+    for _ in range(1000):
+        if llm.warmed:
+            break
+        await asyncio.sleep(0.005)
+    assert llm.warmed == ["smollm2:135m"] and not llm.requests
+    await h.session.close()
+
+
+async def test_push_to_talk_release_ends_the_turn_without_waiting_for_silence() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm, end_of_turn_ms=5000)
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.session.audio(pcm(0.5, loud=True))
+    await h.session.stop()
+    await h.wait_for("done")
+    assert "speech_ended" in h.types()
+    await h.session.close()
+
+
+async def test_audio_before_start_is_refused() -> None:
+    h = Harness(ScriptedLLM([]))
+    await h.session.audio(pcm(0.1, loud=True))
+    assert h.sent == [{"type": "error", "code": "not_started",
+                       "message": 'send {"type": "start"} before audio', "message_id": None}]
