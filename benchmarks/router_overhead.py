@@ -5,7 +5,10 @@ The node is an Ollama-API responder written for this benchmark that answers at o
 token, then done), so the few milliseconds a router adds are not lost in generation noise;
 this is also how LiteLLM measures its own overhead. Variants run in a shuffled order inside
 each round (paired A/B), many rounds, at concurrency 1 and 32; we report p50/p95 of the
-latency (request start to end of stream) and the latency each router adds over direct.
+latency (request start to end of stream), the latency each router adds over direct, and
+the CPU time per request this process spends (steadier than wall time on shared cores).
+Objects alive after setup are frozen out of the garbage collector (gc.freeze) for every
+variant alike, as long-running servers do.
 
 LiteLLM is never a Harvis dependency: install it into a separate venv and run the whole
 benchmark there, with Harvis's source on the path:
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -254,6 +258,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             print("LiteLLM is not importable here: measuring direct vs Harvis only (see the docstring)",
                   file=sys.stderr)
+        # LiteLLM's import leaves a very large heap; without this, full collections walking it
+        # land on whichever variant happens to allocate at that moment. Same for all variants.
+        gc.collect()
+        gc.freeze()
         results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "results": []}
         for concurrency in args.concurrency:
             rounds = args.rounds if concurrency == 1 else max(10, args.rounds // concurrency * 2)

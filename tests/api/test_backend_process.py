@@ -146,6 +146,29 @@ def test_client_that_leaves_stops_the_generation_and_the_answer_is_saved_as_stop
         time.sleep(0.2)
 
 
+def test_a_long_answer_saves_its_progress_while_it_streams(alice: httpx.Client) -> None:
+    """So a crash loses only the last few seconds of an answer (see housekeeping.HEARTBEAT_S)."""
+    seen: dict[str, Any] = {}
+    with alice.stream("POST", "/api/chat", json={"message": LONG, "options": {"num_predict": 2000}}) as r:
+        tokens = 0
+        for name, data in iter_events(r):
+            if name == "session":
+                seen = data
+            tokens += name == "token"
+            if name != "token" or tokens % 10:
+                continue
+            messages = alice.get(f"/api/sessions/{seen['session_id']}/messages").json()
+            answer = messages[-1]
+            if answer["status"] == "streaming" and answer["content"]:
+                break  # progress is on disk while the answer still streams
+        else:
+            raise AssertionError("the answer ended before any progress was saved")
+    assert answer["id"] == seen["assistant_message_id"]
+    streamed_so_far = answer["content"]
+    saved = wait_for_status(alice, seen["session_id"], seen["assistant_message_id"])
+    assert saved["status"] == "stopped" and saved["content"].startswith(streamed_so_far)
+
+
 def test_openai_client_streams_and_completes_with_an_api_key(alice: httpx.Client, backend: Proc) -> None:
     key = alice.post("/api/keys", json={"name": "sdk"}).json()["key"]
     client = openai.OpenAI(base_url=f"{backend.url}/v1", api_key=key, max_retries=0)
@@ -176,8 +199,11 @@ def test_openai_client_streams_and_completes_with_an_api_key(alice: httpx.Client
     assert reply.choices[0].message.content == text, "same seed, same text, streamed or not"
     assert reply.usage is not None and reply.usage.completion_tokens == chunks[-1].usage.completion_tokens
 
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    for stream_it in (False, True):  # a streamed request fails before its first byte: a real 404
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(
+                model="no-such-model", messages=[{"role": "user", "content": "x"}], stream=stream_it
+            )
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{backend.url}/v1", api_key="hv-revoked", max_retries=0).models.list()
 
@@ -204,7 +230,7 @@ def test_second_user_cannot_reach_first_users_session_nor_use_a_revoked_key(
     assert alice.get(f"/api/sessions/{sid}").json()["title"] == "alice only"
 
 
-def test_restart_loses_nothing(node: Proc, tmp_path: Path) -> None:
+def test_a_crash_and_restart_lose_nothing_and_orphaned_answers_are_closed(node: Proc, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = start_backend(data_dir, env={"OLLAMA_URL": node.url}, log_path=tmp_path / "first.log")
     try:
@@ -215,17 +241,28 @@ def test_restart_loses_nothing(node: Proc, tmp_path: Path) -> None:
         ids = events[0][1]
         key = client.post("/api/keys", json={"name": "k"}).json()["key"]
         before = client.get(f"/api/sessions/{ids['session_id']}/messages").json()
+        with client.stream("POST", "/api/chat", json={"message": LONG, "options": {"num_predict": 600}}) as r:
+            stream = iter_events(r)
+            orphan = next(stream)[1]
+            assert next(stream)[0] == "token"
+            first.kill()  # SIGKILL mid-answer: a crash, not a shutdown
         client.close()
     finally:
         first.stop()
-    assert first.popen.poll() is not None
 
     second = start_backend(data_dir, env={"OLLAMA_URL": node.url}, log_path=tmp_path / "second.log")
     try:
         # The same token still works: the signing secret was kept in the data dir.
         with httpx.Client(base_url=second.url, headers={"Authorization": f"Bearer {token}"}) as again:
             assert again.get(f"/api/sessions/{ids['session_id']}/messages").json() == before
-            assert [s["id"] for s in again.get("/api/sessions").json()] == [ids["session_id"]]
+            assert {s["id"] for s in again.get("/api/sessions").json()} == {
+                ids["session_id"],
+                orphan["session_id"],
+            }
+            question, answer = again.get(f"/api/sessions/{orphan['session_id']}/messages").json()
+        assert question["id"] == orphan["user_message_id"] and question["content"] == LONG
+        assert answer["id"] == orphan["assistant_message_id"]
+        assert answer["status"] == "error" and "server stopped" in answer["error"]
         assert (
             httpx.get(f"{second.url}/api/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code
             == 200

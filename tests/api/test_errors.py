@@ -66,3 +66,9 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'route="/api/sessions/{session_id}/messages",status="404"' in text
     assert "harvis_http_request_duration_seconds_bucket" in text
     assert "abc123" not in text
+
+
+async def test_responses_carry_security_headers(client: httpx.AsyncClient) -> None:
+    for r in (await client.get("/health/live"), await client.get("/api/no-such-thing")):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"

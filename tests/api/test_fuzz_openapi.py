@@ -2,7 +2,8 @@
 real PostgreSQL database, with a real LLM node): no input may produce a 5xx.
 
 Bounded: HARVIS_FUZZ_EXAMPLES examples per operation (default 15). Requests that would make
-the model generate get a small token cap so one example cannot run for minutes.
+the model generate get a small token cap, and speech input is cut short, so one example
+cannot run for minutes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.support.store import fresh_postgres_database
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("HARVIS_FUZZ_EXAMPLES", "15"))
 GENERATION_CAP = 4
+SPEECH_INPUT_CAP = 80
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,8 @@ def cap_generation(path: str, body: Any) -> None:
     elif path == "/v1/chat/completions":
         body.pop("max_completion_tokens", None)
         body["max_tokens"] = GENERATION_CAP
+    elif path == "/v1/audio/speech" and isinstance(body.get("input"), str):
+        body["input"] = body["input"][:SPEECH_INPUT_CAP]  # 4,096 characters take a minute to speak here
 
 
 @schema.parametrize()
@@ -79,11 +83,7 @@ def cap_generation(path: str, body: Any) -> None:
 def test_no_input_makes_a_server_error(case: Any, fuzz_backend: tuple[Proc, str]) -> None:
     backend, token = fuzz_backend
     cap_generation(case.path, case.body)
-    import time as _t
-    _t0 = _t.monotonic()
     response = case.call(base_url=backend.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
-    with open("/tmp/h3_fuzz_times", "a") as _f:
-        _f.write(f"{_t.monotonic()-_t0:.2f} {case.method} {case.path} {response.status_code} {str(case.body)[:150]!r}\n")
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}\n"
         f"{backend.log()[-3000:]}"

@@ -71,3 +71,13 @@ def test_first_account_is_admin_then_sign_up_closes_and_llm_down_is_said_plainly
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     sidebar = page.get_by_role("navigation", name="Conversations")
     expect(sidebar.get_by_role("button", name="Hello?", exact=True)).to_be_visible()
+
+    # The admin opens sign-up from the header; the log-in screen then offers it.
+    allow = page.get_by_role("checkbox", name="Allow sign-up")
+    expect(allow).not_to_be_checked()
+    allow.check()
+    page.reload()
+    expect(page.get_by_role("checkbox", name="Allow sign-up")).to_be_checked()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("tab", name="Create account")).to_be_visible()
+    expect(page.get_by_text("Sign-up is closed")).to_be_hidden()

@@ -18,7 +18,7 @@ from tests.e2e.ui import (
     wait_final,
     wait_some_text,
 )
-from tests.support.browser import PageProblems, colour_distance, image_stats
+from tests.support.browser import colour_distance, image_stats
 from tests.support.processes import Proc
 
 XSS = '<img src=x onerror="window.__xss = 1"> and <script>window.__xss = 2</script> **<b>bold?</b>**'
@@ -29,6 +29,7 @@ def test_ask_see_the_answer_stream_in_and_find_it_again_after_reload(
 ) -> None:
     log_in(page, backend.url, *account)
     expect(page.get_by_role("combobox", name="Model")).to_have_value("smollm2:135m")
+    expect(page.get_by_role("checkbox", name="Allow sign-up")).to_have_count(0)  # not an admin
     page.evaluate(WATCH_STREAMING_JS)
 
     answer = ask(page, "What is the capital of France? Answer in two sentences.")
@@ -110,56 +111,6 @@ def test_html_in_a_message_is_shown_as_text_never_run(
         assert page.evaluate("window.__xss") is None
 
 
-def test_markdown_rendering_is_safe_and_readable(page: Page, backend: Proc, problems: PageProblems) -> None:
-    """The renderer itself, in the browser, on crafted Markdown (model output is untrusted)."""
-    page.goto(backend.url + "/")
-    result = page.evaluate(
-        """async () => {
-          const { renderMarkdown } = await import("/js/markdown.js");
-          const box = document.createElement("div");
-          box.append(renderMarkdown([
-            "# Title", "Some **bold**, *italic* and `x < y` code.", "",
-            "- one", "- two", "  - nested", "", "1. first", "2. second", "",
-            "```js", "const a = '<b>';", "```", "",
-            "[good](https://example.com/a?b=1) [bad](javascript:alert(1)) [data](data:text/html,hi)",
-            "<img src=x onerror=\\"window.__md = 1\\"><script>window.__md = 2</script>",
-            "> quoted", "bare https://example.org/path.",
-          ].join("\\n")));
-          document.body.append(box);
-          const links = [...box.querySelectorAll("a")];
-          return {
-            heading: box.querySelector("h3")?.textContent,
-            strong: box.querySelector("strong")?.textContent,
-            em: box.querySelector("em")?.textContent,
-            inlineCode: box.querySelector("p code")?.textContent,
-            bullets: [...box.querySelectorAll("ul > li")].map((li) => li.firstChild.textContent),
-            nested: box.querySelector("ul ul li")?.textContent,
-            ordered: [...box.querySelectorAll("ol > li")].map((li) => li.textContent),
-            code: box.querySelector("pre code")?.textContent,
-            codeClass: box.querySelector("pre code")?.className,
-            links: links.map((a) => [a.textContent, a.getAttribute("href"), a.rel, a.target]),
-            quote: box.querySelector("blockquote")?.textContent.trim(),
-            dangerous: box.querySelectorAll("img, script, iframe, [onerror]").length,
-            text: box.textContent,
-          };
-        }"""
-    )
-    assert result["heading"] == "Title"
-    assert (result["strong"], result["em"], result["inlineCode"]) == ("bold", "italic", "x < y")
-    assert result["bullets"][0] == "one" and result["bullets"][1].startswith("two")
-    assert result["nested"] == "nested"
-    assert result["ordered"] == ["first", "second"]
-    assert result["code"] == "const a = '<b>';" and result["codeClass"] == "language-js"
-    links = {text: (href, rel, target) for text, href, rel, target in result["links"]}
-    assert links["good"] == ("https://example.com/a?b=1", "noopener noreferrer nofollow", "_blank")
-    assert "bad" not in links and "data" not in links, "only http(s) links may become links"
-    assert links["https://example.org/path"][0] == "https://example.org/path"
-    assert result["quote"] == "quoted"
-    assert result["dangerous"] == 0
-    assert '<img src=x onerror="window.__md = 1">' in result["text"]
-    assert page.evaluate("window.__md") is None
-
-
 def test_stop_button_stops_a_long_answer_and_it_stays_stopped(
     page: Page, backend: Proc, account: tuple[str, str]
 ) -> None:
@@ -217,3 +168,28 @@ def test_rename_and_delete_a_session(page: Page, backend: Proc, account: tuple[s
     page.reload()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     expect(sidebar.get_by_text("No conversations yet.")).to_be_visible()
+
+
+def test_on_a_phone_the_sidebar_slides_over_the_chat(
+    page: Page, backend: Proc, account: tuple[str, str]
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 740})
+    log_in(page, backend.url, *account)
+    created = page.request.post(f"{backend.url}/api/sessions", data={"title": "On the go"})
+    assert created.status == 201, created.text()
+    page.reload()
+    sidebar = page.get_by_role("navigation", name="Conversations")
+    expect(sidebar).not_to_be_in_viewport()
+    toggle = page.get_by_role("button", name="Show conversations")
+    toggle.click()
+    expect(sidebar).to_be_in_viewport()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    sidebar.get_by_role("button", name="On the go", exact=True).click()
+    expect(page.get_by_role("heading", name="On the go")).to_be_visible()
+    expect(sidebar).not_to_be_in_viewport()
+    toggle.click()
+    expect(sidebar).to_be_in_viewport()
+    page.keyboard.press("Escape")
+    expect(sidebar).not_to_be_in_viewport()
+    # Nothing sticks out sideways at phone width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

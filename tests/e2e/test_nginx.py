@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from websockets.typing import Origin
 from tests.e2e.ui import WATCH_STREAMING_JS, answer_text, answers, ask, log_in, wait_final
 from tests.support.backend import DEFAULT_PASSWORD, login, token_of
 from tests.support.browser import PageProblems
-from tests.support.nginx import running_nginx
+from tests.support.nginx import TEMPLATE, nginx_command, running_nginx, write_config
 from tests.support.processes import Proc
 
 SECURITY_HEADERS = {
@@ -58,8 +59,8 @@ def test_an_over_size_upload_gets_413_in_the_api_error_shape(
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
     assert r.headers["x-content-type-options"] == "nosniff"
-    # nginx stopped it: the backend never saw the request.
-    assert "/api/voices" not in backend.log()
+    # nginx stopped it: the backend never saw the upload.
+    assert '"POST /api/voices' not in backend.log()
     assert client.get("/api/auth/me").status_code == 200, "nginx keeps serving"
 
 
@@ -97,7 +98,7 @@ def test_the_page_works_through_nginx(
 ) -> None:
     log_in(page, nginx.url, *account)
     page.evaluate(WATCH_STREAMING_JS)
-    answer = ask(page, "Name three colours.")
+    answer = ask(page, "Name three colours and say one thing about each.")
     assert wait_final(answer) == "complete"
     assert len(page.evaluate("window.__answerLengths")) >= 3, "the answer did not stream in through nginx"
     text = answer_text(answer)
@@ -138,3 +139,14 @@ def test_a_signed_in_browser_socket_is_accepted_through_nginx(nginx: Proc, accou
     with connect(ws_url, origin=Origin(nginx.url), additional_headers=headers, open_timeout=10) as ws:
         event = json.loads(ws.recv(timeout=60))
     assert event["type"] != "error" or event["code"] != "unauthorized", event
+
+
+def test_the_template_is_valid_nginx_and_safe_for_envsubst(tmp_path: Path) -> None:
+    """The image's envsubst replaces any ${NAME} it knows: only our four may use braces."""
+    text = TEMPLATE.read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == {
+        "HARVIS_LISTEN", "HARVIS_BACKEND", "HARVIS_WEB_ROOT", "HARVIS_MAX_BODY"
+    }
+    write_config(tmp_path, backend="127.0.0.1:8000", listen="127.0.0.1:8080")
+    check = subprocess.run(nginx_command(tmp_path, "-t"), capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr

@@ -100,3 +100,58 @@ def test_a_message_shows_reasoning_folded_and_how_it_ended(page: Page, backend: 
     assert failed["status"] == "error"
     assert "Failed" in failed["footer"] and "node went away" in failed["footer"]
     assert views["plain"]["body"] == "**not markdown**", "what a person typed is shown as typed"
+
+
+def test_markdown_rendering_is_safe_and_readable(page: Page, backend: Proc) -> None:
+    """The renderer itself, in the browser, on crafted Markdown (model output is untrusted)."""
+    page.goto(backend.url + "/")
+    result = page.evaluate(
+        """async () => {
+          const { renderMarkdown } = await import("/js/markdown.js");
+          const box = document.createElement("div");
+          box.append(renderMarkdown([
+            "# Title", "Some **bold**, *italic* and `x < y` code.", "",
+            "- one", "- two", "  - nested", "", "1. first", "2. second", "",
+            "```js", "const a = '<b>';", "```", "",
+            "[good](https://example.com/a?b=1) [bad](javascript:alert(1)) [data](data:text/html,hi)",
+            "<img src=x onerror=\\"window.__md = 1\\"><script>window.__md = 2</script>",
+            "> quoted", "bare https://example.org/path.", "",
+            "A table:", "| Name | Value |", "|------|------:|", "| **a** | <b>1</b> |", "| b | 2 |",
+          ].join("\\n")));
+          document.body.append(box);
+          const links = [...box.querySelectorAll("a")];
+          return {
+            heading: box.querySelector("h3")?.textContent,
+            strong: box.querySelector("strong")?.textContent,
+            em: box.querySelector("em")?.textContent,
+            inlineCode: box.querySelector("p code")?.textContent,
+            bullets: [...box.querySelectorAll("ul > li")].map((li) => li.firstChild.textContent),
+            nested: box.querySelector("ul ul li")?.textContent,
+            ordered: [...box.querySelectorAll("ol > li")].map((li) => li.textContent),
+            code: box.querySelector("pre code")?.textContent,
+            codeClass: box.querySelector("pre code")?.className,
+            links: links.map((a) => [a.textContent, a.getAttribute("href"), a.rel, a.target]),
+            quote: box.querySelector("blockquote")?.textContent.trim(),
+            dangerous: box.querySelectorAll("img, script, iframe, b, [onerror]").length,
+            tableHead: [...box.querySelectorAll("th")].map((c) => c.textContent),
+            tableRows: [...box.querySelectorAll("tbody tr")].map((r) => [...r.cells].map((c) => c.innerHTML)),
+            text: box.textContent,
+          };
+        }"""
+    )
+    assert result["heading"] == "Title"
+    assert (result["strong"], result["em"], result["inlineCode"]) == ("bold", "italic", "x < y")
+    assert result["bullets"][0] == "one" and result["bullets"][1].startswith("two")
+    assert result["nested"] == "nested"
+    assert result["ordered"] == ["first", "second"]
+    assert result["code"] == "const a = '<b>';" and result["codeClass"] == "language-js"
+    links = {text: (href, rel, target) for text, href, rel, target in result["links"]}
+    assert links["good"] == ("https://example.com/a?b=1", "noopener noreferrer nofollow", "_blank")
+    assert "bad" not in links and "data" not in links, "only http(s) links may become links"
+    assert links["https://example.org/path"][0] == "https://example.org/path"
+    assert result["quote"] == "quoted"
+    assert result["dangerous"] == 0
+    assert result["tableHead"] == ["Name", "Value"]
+    assert result["tableRows"] == [["<strong>a</strong>", "&lt;b&gt;1&lt;/b&gt;"], ["b", "2"]]
+    assert '<img src=x onerror="window.__md = 1">' in result["text"]
+    assert page.evaluate("window.__md") is None

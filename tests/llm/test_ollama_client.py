@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harvis.llm.ollama_client import OllamaClient
@@ -21,7 +23,7 @@ from tests.support.processes import free_port
 MSG = [{"role": "user", "content": "hi"}]
 
 
-async def collect(client: OllamaClient, model: str = "smollm2:135m", **kw: object) -> list[ChatChunk]:
+async def collect(client: OllamaClient, model: str = "smollm2:135m", **kw: Any) -> list[ChatChunk]:
     return [c async for c in client.stream_chat(model, MSG, **kw)]
 
 

@@ -3,6 +3,8 @@ real llama_cpp.server is used in test_router_nodes.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harvis.llm.openai_client import OpenAIClient
@@ -19,7 +21,7 @@ from tests.support.fake_ollama import Behaviour, FakeOllama
 MSG = [{"role": "user", "content": "hi"}]
 
 
-async def collect(fake: FakeOllama, key: str = "sk-good", **kw: object) -> list[ChatChunk]:
+async def collect(fake: FakeOllama, key: str = "sk-good", **kw: Any) -> list[ChatChunk]:
     client = OpenAIClient(f"{fake.url}/v1", key)
     try:
         return [c async for c in client.stream_chat("gpt-4o", MSG, **kw)]

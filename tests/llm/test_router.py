@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from harvis.config import LLMSettings, Settings
+from harvis.llm import watch
 from harvis.llm.router import Router
 from harvis.llm.router_config import parse_config
 from harvis.llm.types import (
@@ -27,7 +28,7 @@ from tests.support.fake_ollama import Behaviour, FakeOllama
 from tests.support.processes import free_port
 
 MODEL = "smollm2:135m"
-FAST = {"probe_interval_s": 0.1, "cooldown_s": 30.0, "allowed_fails": 1, "queue_wait_s": 0.3}
+FAST: dict[str, Any] = {"probe_interval_s": 0.1, "cooldown_s": 30.0, "allowed_fails": 1, "queue_wait_s": 0.3}
 
 
 @pytest.fixture(scope="module")
@@ -354,4 +355,32 @@ async def test_cloud_fallback_over_the_openai_protocol(pair: tuple[FakeOllama, F
         assert end.completion_tokens == 4
     finally:
         b.api_key = None
+        await r.close()
+
+
+async def test_dns_discovery_drops_nodes_that_leave(
+    pair: tuple[FakeOllama, FakeOllama], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The answers of a headless Service as pods come and go (DNS itself cannot be scripted here).
+    a, b = pair
+    answers: list[set[str] | None] = [{a.url, b.url}, {b.url}, None]
+
+    async def fake_resolve(name: str, port: int) -> set[str] | None:
+        return answers[0]
+
+    monkeypatch.setattr(watch, "resolve", fake_resolve)
+    llm = LLMSettings(**{**FAST, "discover_dns": "ollama-headless", "probe_interval_s": 60})
+    r = Router(llm, parse_config({"model_list": [{"model_name": "cloud", "litellm_params": {
+        "model": "openai/gpt-4o", "api_base": "http://127.0.0.1:9/v1", "api_key": "x"}}]}))
+    await r.start()
+    try:
+        assert {m.node for m in await r.list_models() if m.name == MODEL} == {a.url, b.url}
+        answers.pop(0)
+        await watch.discover(r._registry, llm)
+        assert {m.node for m in await r.list_models() if m.name == MODEL} == {b.url}
+        answers.pop(0)  # a failed lookup keeps what we have
+        await watch.discover(r._registry, llm)
+        assert {m.node for m in await r.list_models() if m.name == MODEL} == {b.url}
+        assert (await chat(r, MODEL))[2].served_by == f"{MODEL}@{b.url}"
+    finally:
         await r.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -27,7 +28,9 @@ from tests.support.processes import Proc, free_port
 
 pytestmark = pytest.mark.slow
 HOSTS = two_loopback_hosts()
-SETTINGS = {"probe_interval_s": 0.2, "cooldown_s": 2.0, "allowed_fails": 1, "queue_wait_s": 60.0}
+SETTINGS: dict[str, Any] = {
+    "probe_interval_s": 0.2, "cooldown_s": 2.0, "allowed_fails": 1, "queue_wait_s": 60.0,
+}
 SHORT = {"temperature": 0, "num_predict": 8}
 LONG_PROMPT = "List 100 animals, one per line, numbered."
 

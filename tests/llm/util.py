@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from harvis.llm.router import Router
 from harvis.llm.types import ChatRequest, Delta, StreamEnd
@@ -19,7 +20,7 @@ async def until(predicate: Callable[[], object], limit_s: float = 10.0, what: st
         await asyncio.sleep(0.01)
 
 
-async def chat(router: Router, model: str, text: str = "hi", **kw: object) -> tuple[str, str, StreamEnd]:
+async def chat(router: Router, model: str, text: str = "hi", **kw: Any) -> tuple[str, str, StreamEnd]:
     """Run one routed chat to its end: (content, reasoning, StreamEnd)."""
     content, reasoning = [], []
     end: StreamEnd | None = None

@@ -243,3 +243,16 @@ async def poll(condition: Any, rounds: int = 1000) -> None:
             return
         await asyncio.sleep(0.002)
     raise AssertionError("condition not reached")
+
+
+async def test_a_store_failure_before_the_llm_is_an_error_event_and_the_llm_is_not_called() -> None:
+    llm = ScriptedLLM([*words(ANSWER), end()])
+    turn, _, recorder = make_turn(llm)
+
+    async def broken(transcript: str, *, model: str) -> Any:
+        raise OSError("disk full")
+
+    recorder.begin = broken  # type: ignore[method-assign]
+    got = await collect(turn.events(b"x"))
+    assert [(e.name, getattr(e, "code", "")) for e in got] == [("error", "storage_failed")]
+    assert llm.requests == []

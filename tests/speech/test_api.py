@@ -182,12 +182,14 @@ def test_voice_library(server: dict[str, Any], tmp_path: Path) -> None:
     r = upload(alice, short.read_bytes())
     assert r.status_code == 400 and r.json()["error"]["code"] == "audio_too_short", r.text
     assert upload(alice, b"not audio at all" * 100).status_code == 400
+    assert upload(alice, bytes(3_500_000)).status_code == 413
     assert upload(alice, clip, name="   ").status_code == 400
 
     r = upload(alice, clip)
     assert r.status_code == 201, r.text
     voice = r.json()
     assert voice["mode"] == "match" and voice["engine"] == "piper" and 7 < voice["duration_s"] < 12
+    assert voice["created_at"].endswith(("Z", "+00:00")) and len(voice["id"]) == 32
     assert voice["similarity"]["matched"] > voice["similarity"]["plain"]
     stored = list((server["data_dir"] / "voices").rglob("*.wav"))
     assert [p.name for p in stored] == [f"{voice['id']}.wav"]  # the server's name, not the upload's
@@ -217,4 +219,8 @@ def test_speech_models_are_resident(server: dict[str, Any]) -> None:
     assert all(m["kind"] in ("stt", "tts", "vad", "speaker") for m in models.values())
     ready = httpx.get(f"{server['url']}/health/ready").json()
     assert ready["checks"]["speech"]["ok"] is True
+    metrics = httpx.get(f"{server['url']}/metrics").text
+    assert 'harvis_speech_model_ready{kind="stt",model="whisper-tiny.en"} 1.0' in metrics
+    assert 'harvis_speech_tts_sentence_seconds_count{engine="piper",mode="match"}' in metrics
+    assert "harvis_speech_stt_seconds_bucket" in metrics
 

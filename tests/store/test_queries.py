@@ -178,3 +178,29 @@ async def test_voices_crud_is_scoped_to_owner(db: Database) -> None:
         await s.commit()
         assert deleted is not None and deleted.audio_path == "voices/a/x.wav"
         assert await voices.list_voices(s, user_id=alice.id) == []
+
+
+async def test_stale_streams_are_failed_and_live_ones_kept(db: Database) -> None:
+    from harvis.store.models import Message
+
+    alice = await _user(db)
+    async with db.session() as s:
+        chat = await chats.create_session(s, user_id=alice.id)
+        old = await chats.add_message(s, session_id=chat.id, role="assistant", status="streaming")
+        live = await chats.add_message(s, session_id=chat.id, role="assistant", status="streaming")
+        done = await chats.add_message(s, session_id=chat.id, role="assistant", content="ok")
+        old.updated_at = datetime.now(UTC) - timedelta(minutes=5)
+        await s.commit()
+        await chats.save_partial(s, message_id=live.id, content="so far", reasoning="")
+        await s.commit()
+        cutoff = datetime.now(UTC) - timedelta(minutes=1)
+        assert await chats.fail_stale_streams(s, older_than=cutoff, error="server gone") == 1
+        await s.commit()
+        rows = {m.id: m for m in await chats.list_messages(s, session_id=chat.id)}
+        assert (rows[old.id].status, rows[old.id].error) == ("error", "server gone")
+        assert (rows[live.id].status, rows[live.id].content) == ("streaming", "so far")
+        assert rows[done.id].status == "complete"
+        assert await chats.fail_stale_streams(s, older_than=None, error="server gone") == 1
+        await s.commit()
+        assert (await s.get(Message, rows[live.id].pk)) is not None
+        assert {m.status for m in await chats.list_messages(s, session_id=chat.id)} == {"error", "complete"}

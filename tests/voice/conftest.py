@@ -1,4 +1,4 @@
-"""One real `harvis serve` process (embedded LLM node, resident speech models) per module."""
+"""One real `harvis serve` process (embedded LLM node, resident speech models) for the voice tests."""
 
 from __future__ import annotations
 
@@ -18,21 +18,21 @@ VOICE_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     with running_backend(tmp_path_factory.mktemp("voice-backend"), env=VOICE_ENV, timeout=300) as proc:
         signup(proc.url, "alice")  # the first account: admin
         yield proc
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def alice(backend: Proc) -> Iterator[httpx.Client]:
     client = login(backend.url, "alice", timeout=300)
     yield client
     client.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def bob(backend: Proc, alice: httpx.Client) -> Iterator[httpx.Client]:
     r = alice.patch("/api/admin/settings", json={"allow_signup": True})
     assert r.status_code == 200, r.text
@@ -42,16 +42,16 @@ def bob(backend: Proc, alice: httpx.Client) -> Iterator[httpx.Client]:
     client.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def question_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("questions")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def sky_question(question_dir: Path) -> bytes:
     return spoken_wav("What color is the sky on a clear day?", question_dir / "sky.wav")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def story_question(question_dir: Path) -> bytes:
     return spoken_wav("Tell me a long story about a brave dragon.", question_dir / "story.wav")

@@ -59,6 +59,10 @@ def test_a_spoken_question_gets_a_spoken_answer_that_says_the_text_answer(
         ("user", "voice", "complete"), ("assistant", "voice", "complete")]
     assert saved[0]["content"] == transcript
     assert saved[1]["content"] == answer and saved[1]["id"] == done["message_id"]
+    # the same stage timings reach /metrics
+    metrics = alice.get("/metrics").text
+    assert 'harvis_voice_turns_total{channel="turn",status="complete"}' in metrics
+    assert 'harvis_voice_stage_seconds_count{stage="first_audio"}' in metrics
 
 
 def test_a_client_that_leaves_mid_answer_leaves_it_saved_as_interrupted(

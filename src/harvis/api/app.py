@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -10,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from harvis.api import auth, chat, health, keys, metrics, models, openai_compat, sessions
+from harvis.api import auth, chat, health, housekeeping, keys, metrics, models, openai_compat, sessions
 from harvis.api.embedded_node import EmbeddedNode
 from harvis.api.errors import install_error_handlers
+from harvis.api.headers import SecurityHeadersMiddleware
 from harvis.api.limits import BodyLimitMiddleware
 from harvis.api.ratelimit import SlidingWindowLimiter
 from harvis.api.secret import resolve_secret
@@ -66,12 +70,25 @@ async def _start_speech(app: FastAPI, settings: Settings, stack: AsyncExitStack)
     app.state.speech = speech
 
 
+async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
+    await housekeeping.sweep(db, at_start=True)
+    task = asyncio.create_task(housekeeping.sweep_forever(db))
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+
+
 def create_app(settings: Settings, *, router: Any = None, start_node: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             await app.state.db.open()
             stack.push_async_callback(app.state.db.close)
+            await _start_housekeeping(app.state.db, stack)
             await _start_router(app, settings, stack, start_node)
             await _start_speech(app, settings, stack)
             log.info("Harvis is ready")
@@ -96,6 +113,15 @@ def create_app(settings: Settings, *, router: Any = None, start_node: bool = Tru
     app.add_middleware(
         BodyLimitMiddleware, upload_limit_bytes=(settings.speech.max_upload_mb + 1) * 1024 * 1024
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    if origins := [o.strip() for o in settings.auth.cors_origins.split(",") if o.strip()]:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.add_middleware(metrics.MetricsMiddleware)
     for module in (health, metrics, auth, keys, sessions, chat, models, openai_compat):
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 
+from harvis.api.housekeeping import HEARTBEAT_S
 from harvis.api.metrics import LLM_STREAMS, LLM_TOKENS, LLM_TTFT
 from harvis.api.sse import sse_event
 from harvis.llm.types import ChatRequest, Delta, LLMError, StreamEnd
@@ -59,6 +60,20 @@ async def _save(db: Database, turn: Turn, status: str, *, error: str | None, tim
         log.exception("could not save message %s as %s", turn.assistant_message_id, status)
 
 
+async def _save_progress(db: Database, turn: Turn) -> None:
+    try:
+        async with db.session() as session:
+            await chats.save_partial(
+                session,
+                message_id=turn.assistant_message_id,
+                content="".join(turn.content).replace("\x00", ""),
+                reasoning="".join(turn.reasoning).replace("\x00", ""),
+            )
+            await session.commit()
+    except Exception:  # progress is best effort; the final save is what counts
+        log.warning("could not save the progress of message %s", turn.assistant_message_id, exc_info=True)
+
+
 async def stream_turn(db: Database, router: Any, turn: Turn) -> AsyncGenerator[bytes, None]:
     start = time.perf_counter()
     model = turn.request.model
@@ -72,6 +87,7 @@ async def stream_turn(db: Database, router: Any, turn: Turn) -> AsyncGenerator[b
     )
     stream = router.stream_chat(turn.request)
     finished = False
+    last_save = start
     try:
         try:
             async for item in stream:
@@ -89,6 +105,9 @@ async def stream_turn(db: Database, router: Any, turn: Turn) -> AsyncGenerator[b
                 if item.content:
                     turn.content.append(item.content)
                     yield sse_event("token", {"text": item.content})
+                if time.perf_counter() - last_save >= HEARTBEAT_S:
+                    last_save = time.perf_counter()
+                    await _save_progress(db, turn)
         except LLMError as exc:
             finished = True
             timings = {"ttft_ms": turn.ttft_ms, "total_ms": _ms(time.perf_counter() - start)}

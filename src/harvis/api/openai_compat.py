@@ -6,6 +6,7 @@ client raises its usual exceptions; a failure mid-stream is sent as a `data: {"e
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -88,6 +89,12 @@ def to_chat_request(body: CompletionIn) -> ChatRequest:
     )
 
 
+def api_error(exc: LLMError) -> ApiError:
+    LLM_STREAMS.labels("openai", "error").inc()
+    headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if exc.retry_after else None
+    return ApiError(exc.status, exc.code, exc.message, headers=headers)
+
+
 def finish_reason(end: StreamEnd | None) -> str:
     return "length" if end is not None and end.done_reason == "length" else "stop"
 
@@ -116,7 +123,18 @@ async def chat_completions(body: CompletionIn, user: CurrentUser, state: AppStat
     cid = "chatcmpl-" + uuid.uuid4().hex
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return EventStreamResponse(_stream(state.router, request, cid, include_usage))
+        start = time.perf_counter()
+        stream = state.router.stream_chat(request)
+        # Wait for the first item before answering, so that "no such model" or "no capacity"
+        # arrive as HTTP statuses (what OpenAI clients expect), not as a 200 that then fails.
+        try:
+            first: Delta | StreamEnd | None = await anext(stream)
+        except StopAsyncIteration:
+            first = None
+        except LLMError as exc:
+            await stream.aclose()
+            raise api_error(exc) from None
+        return EventStreamResponse(_stream(stream, first, request, cid, include_usage, start))
     return await _complete(state.router, request, cid)
 
 
@@ -133,9 +151,7 @@ async def _complete(router: Any, request: ChatRequest, cid: str) -> JSONResponse
             elif isinstance(item, StreamEnd):
                 end = item
     except LLMError as exc:
-        LLM_STREAMS.labels("openai", "error").inc()
-        headers = {"Retry-After": str(int(exc.retry_after + 0.999))} if exc.retry_after else None
-        raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
+        raise api_error(exc) from None
     LLM_STREAMS.labels("openai", "complete").inc()
     LLM_TTFT.labels("openai", request.model).observe(
         end.ttft_s if end and end.ttft_s else time.perf_counter() - start
@@ -167,16 +183,28 @@ def _chunk(cid: str, model: str, delta: dict[str, Any], finish: str | None = Non
     }
 
 
+async def _chain(
+    first: Delta | StreamEnd | None, rest: AsyncGenerator[Delta | StreamEnd, None]
+) -> AsyncGenerator[Delta | StreamEnd, None]:
+    if first is not None:
+        yield first
+    async for item in rest:
+        yield item
+
+
 async def _stream(
-    router: Any, request: ChatRequest, cid: str, include_usage: bool
+    stream: AsyncGenerator[Delta | StreamEnd, None],
+    first_item: Delta | StreamEnd | None,
+    request: ChatRequest,
+    cid: str,
+    include_usage: bool,
+    start: float,
 ) -> AsyncGenerator[bytes, None]:
-    start = time.perf_counter()
     model = request.model
     end: StreamEnd | None = None
     first = True
-    stream = router.stream_chat(request)
     try:
-        async for item in stream:
+        async for item in _chain(first_item, stream):
             if isinstance(item, StreamEnd):
                 end = item
                 continue

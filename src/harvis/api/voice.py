@@ -39,6 +39,25 @@ def _services(state: State) -> tuple[Any, Any]:
     return state.speech, state.router
 
 
+_PREWARMS: set[asyncio.Task[Any]] = set()
+
+
+def _prewarm_tts(speech: Any) -> None:
+    ensure = getattr(speech, "ensure_tts", None)
+    if ensure is None:
+        return
+    task = asyncio.create_task(ensure())
+    _PREWARMS.add(task)
+    # A failed load shows up in the turn itself (tts_failed) and in /api/models/speech.
+    task.add_done_callback(_prewarm_done)
+
+
+def _prewarm_done(task: asyncio.Task[Any]) -> None:
+    _PREWARMS.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as forgotten
+
+
 def _warmer(state: State) -> Warmer:
     warmer = getattr(state, "voice_warmer", None)
     if warmer is None:
@@ -86,6 +105,7 @@ async def voice_turn(
                              language=language)
     speech, llm = _services(state)
     _warmer(state).warm(options.model)  # a cold model loads while the audio is decoded and heard
+    _prewarm_tts(speech)  # likewise the TTS engine, when it was not preloaded
     turn = VoiceTurn(speech=speech, llm=llm, recorder=DbRecorder(state.db, user_id=user.id,
                                                                  session_id=session_id),
                      settings=settings.pipeline, options=options, max_audio_s=settings.speech.max_audio_s,

@@ -30,7 +30,6 @@ class Node:
     provider: str  # "ollama" | "openai"
     client: OllamaClient | OpenAIClient
     healthy: bool = True
-    probed: bool = False
     detail: str = ""
     loaded: set[str] = field(default_factory=set)  # base names from /api/ps
     models: set[str] = field(default_factory=set)  # names from /api/tags

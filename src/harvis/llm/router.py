@@ -302,7 +302,8 @@ class Router:
             ],
             "nodes": [
                 {"url": n.url, "provider": n.provider, "healthy": n.healthy, "detail": n.detail,
-                 "loaded_models": sorted(n.loaded), "source": n.source}
+                 "loaded_models": sorted(n.loaded), "models": sorted(n.models), "source": n.source,
+                 "in_flight": n.in_flight}
                 for n in self._registry.nodes.values()
             ],
         }

@@ -45,7 +45,6 @@ async def probe_node(registry: Registry, node: Node) -> None:
             log.info("LLM node %s answers again", node.url)
         node.healthy, node.detail = True, ""
         node.loaded = {name.removesuffix(":latest") for name in loaded}
-    node.probed = True
     NODE_UP.labels(node.url).set(1 if node.healthy else 0)
 
 

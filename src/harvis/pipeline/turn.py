@@ -108,7 +108,12 @@ class VoiceTurn:
                 return
             if self._cancelled:
                 return
-            started, messages = await self.recorder.begin(text, model=self.options.model)
+            try:
+                started, messages = await self.recorder.begin(text, model=self.options.model)
+            except Exception:
+                log.exception("voice turn: could not save the user's words")
+                yield ev.Error("storage_failed", "The conversation could not be saved; try again.")
+                return
             self.message_id = started.assistant_message_id
             self.status = "streaming"
             yield started

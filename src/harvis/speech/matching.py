@@ -163,18 +163,20 @@ def fit(reference16k: np.ndarray, probe: np.ndarray, probe_rate: int,
         embed: Callable[[np.ndarray], np.ndarray] | None = None) -> MatchParams:
     """Choose α (and record the pitch mapping) for one reference clip.
 
-    `probe` is plain TTS speech (a few sentences) at `probe_rate`.
+    `probe` is plain TTS speech (a few sentences) at `probe_rate`. The search runs at 16 kHz
+    (what the encoder hears, and cheaper for WORLD); α and the pitch mapping are relative, so
+    they apply unchanged at the TTS engine's own rate.
     """
     embed = embed or encoder.embed
     target_vec = embed(reference16k)
     target = f0_stats(reference16k, STT_RATE)
-    analysis = _analyse(probe, probe_rate)
+    probe16k = resample(probe, probe_rate, STT_RATE)
+    analysis = _analyse(probe16k, STT_RATE)
     source = _stats(analysis[0])
-    plain = cosine(embed(resample(probe, probe_rate, STT_RATE)), target_vec)
+    plain = cosine(embed(probe16k), target_vec)
     best_alpha, best = 1.0, -2.0
     for alpha in alphas:
-        rendered = _render(analysis, probe_rate, source, target, alpha)
-        sim = cosine(embed(resample(rendered, probe_rate, STT_RATE)), target_vec)
+        sim = cosine(embed(_render(analysis, STT_RATE, source, target, alpha)), target_vec)
         if sim > best:
             best_alpha, best = alpha, sim
     return MatchParams(alpha=best_alpha, source_f0=source, target_f0=target,

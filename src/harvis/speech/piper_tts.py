@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harvis.speech.tts import TTSUnavailable, VoiceRef
+
+_PHONEMIZE_LOCK = threading.Lock()
 
 
 class PiperEngine:
@@ -38,7 +41,19 @@ class PiperEngine:
             raise RuntimeError("Piper voice not loaded")
         from piper import SynthesisConfig
 
-        # Some headroom below full scale: later resampling/pitch work can overshoot a little.
-        config = SynthesisConfig(length_scale=self._length_scale / max(speed, 0.05), volume=0.9)
-        parts = [c.audio_float_array for c in self._voice.synthesize(text, syn_config=config)]
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+        config = SynthesisConfig(length_scale=self._length_scale / max(speed, 0.05))
+        # espeak-ng (the phonemizer) keeps global state: one thread at a time. The ONNX model
+        # itself is safe to run from several threads at once.
+        with _PHONEMIZE_LOCK:
+            sentences = self._voice.phonemize(text)
+        parts = []
+        for phonemes in sentences:
+            if phonemes:
+                ids = self._voice.phonemes_to_ids(phonemes)
+                parts.append(np.asarray(self._voice.phoneme_ids_to_audio(ids, config), dtype=np.float32))
+        if not parts:
+            return np.zeros(0, np.float32)
+        audio = np.concatenate(parts)
+        peak = float(np.max(np.abs(audio)))
+        # Peak at 0.9, not 1.0: later resampling or pitch work can overshoot a little.
+        return (audio * (0.9 / peak)).astype(np.float32) if peak > 1e-8 else np.zeros_like(audio)

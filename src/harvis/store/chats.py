@@ -3,9 +3,10 @@ user's id simply is not found."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.store.models import ChatSession, Message, is_id, utcnow
@@ -121,3 +122,22 @@ async def finish_message(
     message.updated_at = utcnow()
     await session.flush()
     return message
+
+
+async def save_partial(session: AsyncSession, *, message_id: str, content: str, reasoning: str) -> None:
+    """Progress of an answer still streaming: a crash then loses at most a few seconds of it."""
+    await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == "streaming")
+        .values(content=content, reasoning=reasoning, updated_at=utcnow())
+    )
+
+
+async def fail_stale_streams(session: AsyncSession, *, older_than: datetime | None, error: str) -> int:
+    """Answers left "streaming" by a process that died: mark them as errors so no client waits.
+    `older_than=None` takes every one (safe only when no other process shares the database)."""
+    stmt = update(Message).where(Message.status == "streaming")
+    if older_than is not None:
+        stmt = stmt.where(Message.updated_at < older_than)
+    result = await session.execute(stmt.values(status="error", error=error, updated_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -50,10 +50,35 @@ async function loadModels() {
   }
 }
 
+/** Admins can open or close sign-up for others from the header. */
+async function setUpAdminToggle(user) {
+  const box = $("allow-signup");
+  $("signup-toggle").hidden = !user.is_admin;
+  if (!user.is_admin) return;
+  try {
+    box.checked = (await api.adminSettings()).allow_signup;
+  } catch (err) {
+    showBanner(err);
+  }
+  box.addEventListener("change", async () => {
+    try {
+      box.checked = (await api.setAdminSettings({ allow_signup: box.checked })).allow_signup;
+    } catch (err) {
+      box.checked = !box.checked;
+      showBanner(err);
+    }
+  });
+}
+
 function startApp(user) {
   $("auth-view").hidden = true;
   $("app-view").hidden = false;
   $("user-name").textContent = user.username + (user.is_admin ? " (admin)" : "");
+
+  const setSidebarOpen = (open) => {
+    document.body.classList.toggle("sidebar-open", open);
+    $("toggle-sidebar").setAttribute("aria-expanded", String(open));
+  };
 
   const sidebar = new Sidebar({
     onOpen: (id) => openSession(id),
@@ -79,7 +104,7 @@ function startApp(user) {
 
   async function openSession(id) {
     hideBanner();
-    document.body.classList.remove("sidebar-open");
+    setSidebarOpen(false);
     history.replaceState(null, "", id ? `#/s/${id}` : location.pathname);
     sidebar.setActive(id);
     $("chat-title").textContent = id ? sidebar.titleOf(id) : "New chat";
@@ -97,9 +122,14 @@ function startApp(user) {
     }
     location.replace(location.pathname);
   });
-  $("toggle-sidebar").addEventListener("click", () => {
-    const open = document.body.classList.toggle("sidebar-open");
-    $("toggle-sidebar").setAttribute("aria-expanded", String(open));
+  $("toggle-sidebar").addEventListener("click", (e) => {
+    e.stopPropagation();
+    setSidebarOpen(!document.body.classList.contains("sidebar-open"));
+  });
+  // On a narrow screen the sidebar overlays the chat: a click beside it or Escape closes it.
+  document.querySelector(".chat").addEventListener("click", () => setSidebarOpen(false));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") setSidebarOpen(false);
   });
   window.addEventListener("hashchange", () => {
     const id = sessionFromHash();
@@ -108,6 +138,7 @@ function startApp(user) {
 
   mountVoice($("voice-panel"), { api, chat, getModel: () => $("model-select").value, onError: showBanner });
   loadModels();
+  setUpAdminToggle(user);
   sidebar.refresh().then(() => openSession(sessionFromHash()));
 }
 

@@ -8,6 +8,7 @@ const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
 const RULE = /^\s{0,3}([-*_])(\s*\1){2,}\s*$/;
 const QUOTE = /^\s{0,3}>\s?(.*)$/;
 const ITEM = /^(\s*)([-*+]|\d{1,9}[.)])\s+(.*)$/;
+const TABLE_RULE = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
 
 // One pass over inline syntax; the first alternative that matches at a position wins.
 const INLINE = new RegExp(
@@ -118,7 +119,28 @@ function listBlock(lines, start) {
   return [list, i];
 }
 
-/** Render Markdown `text` into a DocumentFragment. */
+function cells(line) {
+  return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+}
+
+/** A GitHub-style table: a header row, a |---|---| rule, then body rows. */
+function tableBlock(lines, start) {
+  const table = el("table");
+  const head = table.appendChild(el("thead")).appendChild(el("tr"));
+  for (const cell of cells(lines[start])) appendInline(head.appendChild(el("th")), cell);
+  const body = table.appendChild(el("tbody"));
+  let i = start + 2;
+  for (; i < lines.length && lines[i].includes("|") && lines[i].trim() !== ""; i++) {
+    const row = body.appendChild(el("tr"));
+    for (const cell of cells(lines[i])) appendInline(row.appendChild(el("td")), cell);
+  }
+  const wrap = el("div", undefined);
+  wrap.className = "table-wrap"; // scrolls sideways on a narrow screen
+  wrap.append(table);
+  return [wrap, i];
+}
+
+/** Render Markdown lines into a DocumentFragment. */
 export function renderBlocks(lines) {
   const out = document.createDocumentFragment();
   let para = [];
@@ -155,6 +177,11 @@ export function renderBlocks(lines) {
       endPara();
       const [list, next] = listBlock(lines, i);
       out.append(list);
+      i = next;
+    } else if (line.includes("|") && TABLE_RULE.test(lines[i + 1] ?? "")) {
+      endPara();
+      const [table, next] = tableBlock(lines, i);
+      out.append(table);
       i = next;
     } else if (line.trim() === "") {
       endPara();

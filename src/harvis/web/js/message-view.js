@@ -81,6 +81,7 @@ export class MessageView {
     } else {
       this.body.replaceChildren(renderMarkdown(this.content));
       if (this.status === "streaming" && !this.content) this.body.append(el("span", "typing", "Thinking…"));
+      this.body.hidden = !this.content && this.status !== "streaming"; // no empty box for a failed answer
     }
     this.renderFooter();
   }

@@ -3,6 +3,29 @@
 import { api } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+// Line icons as SVG paths: emoji glyphs are missing from many systems' fonts.
+const ICONS = {
+  rename: "M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4",
+  delete: "M4 7h16M10 7V4h4v3M6.5 7l1 13h9l1-13M10 11v6M14 11v6",
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", ICONS[name]);
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("stroke-linejoin", "round");
+  svg.append(path);
+  return svg;
+}
 
 export class Sidebar {
   /** @param {{onOpen(id: string|null): void, onError(err: Error): void}} handlers */
@@ -58,14 +81,14 @@ export class Sidebar {
     const rename = document.createElement("button");
     rename.type = "button";
     rename.className = "icon-button";
-    rename.textContent = "✎";
+    rename.append(icon("rename"));
     rename.setAttribute("aria-label", `Rename ${title}`);
     rename.addEventListener("click", () => this.startRename(li, session));
 
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "icon-button";
-    remove.textContent = "🗑";
+    remove.append(icon("delete"));
     remove.setAttribute("aria-label", `Delete ${title}`);
     remove.addEventListener("click", () => this.remove(session));
 
