@@ -96,3 +96,17 @@ async def test_api_keys_are_shown_once_and_deletion_revokes_them(client: httpx.A
     assert (await client.delete(f"/api/keys/{created['id']}", headers=bearer(alice))).status_code == 204
     assert (await client.get("/api/auth/me", headers=bearer(created["key"]))).status_code == 401
     assert (await client.delete(f"/api/keys/{created['id']}", headers=bearer(alice))).status_code == 404
+
+
+async def test_racing_first_signups_make_exactly_one_admin(client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(
+            client.post("/api/auth/signup", json={"username": f"racer{i}", "password": PASSWORD})
+            for i in range(4)
+        )
+    )
+    created = [r.json() for r in results if r.status_code == 201]
+    assert [u["is_admin"] for u in created] == [True], [r.status_code for r in results]
+    assert all(r.json()["error"]["code"] == "signup_disabled" for r in results if r.status_code != 201)

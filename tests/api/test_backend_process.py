@@ -301,3 +301,17 @@ def test_node_killed_mid_stream_leaves_question_and_partial_answer_with_the_erro
         if backend is not None:
             backend.stop()
         doomed.stop()
+
+
+def test_metrics_show_time_to_first_token_and_router_decisions(alice: httpx.Client, backend: Proc) -> None:
+    chat(alice, {"message": "Hi.", "options": SHORT_OPTIONS})
+    text = httpx.get(f"{backend.url}/metrics", timeout=10).text  # no credential needed
+    assert (
+        metric(
+            backend.url, r'harvis_llm_time_to_first_token_seconds_count\{api="chat",model="smollm2:135m"\}'
+        )
+        >= 1
+    )
+    assert metric(backend.url, r'harvis_llm_streams_total\{api="chat",status="complete"\}') >= 1
+    assert "harvis_router_" in text
+    assert 'harvis_http_requests_total{method="POST",route="/api/chat",status="200"}' in text

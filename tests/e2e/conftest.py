@@ -9,13 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.backend import DEFAULT_PASSWORD, login, running_backend, signup
 from tests.support.browser import PageProblems, launched_chromium
 from tests.support.processes import Proc
 
 VIEWPORT = {"width": 1280, "height": 800}
+# Assertions poll; 2 cores shared with model inference can make a step take seconds.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

@@ -79,16 +79,18 @@ def answer_text(answer: Locator) -> str:
     return answer.locator(".message-body").inner_text().strip()
 
 
-def unnamed_controls(page: Page) -> list[str]:
-    """Visible controls a screen reader could not name (no label, text or aria-label)."""
+def unnamed_controls(page: Page, *, skip: str = "#voice-panel") -> list[str]:
+    """Visible controls a screen reader could not name (no label, text or aria-label),
+    outside `skip` (the voice panel has its own tests)."""
     result: list[str] = page.evaluate(
-        """() => [...document.querySelectorAll("button, input, select, textarea, a[href]")]
-          .filter((el) => el.offsetParent !== null)
+        """(skip) => [...document.querySelectorAll("button, input, select, textarea, a[href]")]
+          .filter((el) => el.offsetParent !== null && !el.closest(skip))
           .filter((el) => {
             const label = el.getAttribute("aria-label") || el.title || el.textContent.trim()
               || [...(el.labels || [])].map((l) => l.textContent.trim()).join("");
             return !label;
           })
-          .map((el) => el.outerHTML.slice(0, 120))"""
+          .map((el) => el.outerHTML.slice(0, 120))""",
+        skip,
     )
     return result

@@ -384,3 +384,23 @@ async def test_dns_discovery_drops_nodes_that_leave(
         assert (await chat(r, MODEL))[2].served_by == f"{MODEL}@{b.url}"
     finally:
         await r.close()
+
+
+async def test_dns_discovery_does_not_count_ollama_url_as_another_node(
+    pair: tuple[FakeOllama, FakeOllama], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In Kubernetes OLLAMA_URL names the same pods the headless Service lists: only the DNS
+    # answers are nodes, or one pod would be counted (and load-balanced) twice.
+    a, _ = pair
+
+    async def fake_resolve(name: str, port: int) -> set[str] | None:
+        return {a.url}
+
+    monkeypatch.setattr(watch, "resolve", fake_resolve)
+    llm = LLMSettings(**{**FAST, "discover_dns": "ollama-headless", "probe_interval_s": 60})
+    r = Router(llm, None, ollama_url="http://harvis-ai-ollama-workstation:11434")
+    await r.start()
+    try:
+        assert {m.node for m in await r.list_models() if m.name == MODEL} == {a.url}
+    finally:
+        await r.close()

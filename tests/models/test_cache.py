@@ -250,6 +250,15 @@ def test_cli(tmp_path: Path) -> None:
     verified = run("verify", "--speed")
     assert verified.returncode == 0 and "ok  piper-joe" in verified.stdout
     assert "read speed:" in verified.stdout
+    local = tmp_path / "local"  # an init container filling an emptyDir from the NFS cache
+    copied = subprocess.run([*harvis, "fetch", "--from", str(tmp_path)], capture_output=True, text=True,
+                            env={**env, "HARVIS_MODELS_DIR": str(local)}, timeout=300)
+    assert copied.returncode == 0 and "piper-joe: copied" in copied.stdout
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"x" * 1000)
+    digest = sha(weights.read_bytes())
+    by_url = run("fetch", "--url", weights.as_uri(), "--name", "custom", "--sha256", digest)
+    assert by_url.returncode == 0 and (tmp_path / "custom" / "w.bin").is_file()
     (tmp_path / "piper-joe" / "en_US-joe-medium.onnx.json").write_text("{}")
     assert run("verify").returncode == 1
     assert run("fetch", "no-such-model").returncode == 1

@@ -19,9 +19,11 @@ from tests.support.processes import Proc
 from tests.support.speech import espeak_wav
 
 pytestmark = pytest.mark.slow
-REFERENCE = ("The quick brown fox jumps over the lazy dog near the river bank. "
-             "She sells sea shells by the sea shore every summer morning. "
-             "A journey of a thousand miles begins with a single step forward.")
+REFERENCE = (
+    "The quick brown fox jumps over the lazy dog near the river bank. "
+    "She sells sea shells by the sea shore every summer morning. "
+    "A journey of a thousand miles begins with a single step forward."
+)
 
 
 @dataclass
@@ -53,24 +55,35 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Before]:
             signup(first.url, "survivor")
             with closing(login(first.url, "survivor", timeout=300)) as client:
                 token = token_of(client)
-                with client.stream("POST", "/api/chat", json={"message": "Say hi.",
-                                                              "options": {"num_predict": 4}}) as r:
+                with client.stream(
+                    "POST", "/api/chat", json={"message": "Say hi.", "options": {"num_predict": 4}}
+                ) as r:
                     events = list(iter_events(r))
                 assert events[-1][0] == "done", events[-1]
                 session_id = events[0][1]["session_id"]
                 key = client.post("/api/keys", json={"name": "crash-key"}).json()
                 consent = client.get("/api/voices").json()["consent_text"]
                 clip = espeak_wav(REFERENCE, tmp / "ref.wav", speed=140).read_bytes()
-                r = client.post("/api/voices", files={"audio": ("ref.wav", clip)},
-                                data={"name": "Mine", "consent": consent})
+                r = client.post(
+                    "/api/voices",
+                    files={"audio": ("ref.wav", clip)},
+                    data={"name": "Mine", "consent": consent},
+                )
                 assert r.status_code == 201, r.text
                 voice = r.json()
                 messages = client.get(f"/api/sessions/{session_id}/messages").json()
-                voice_files = sorted(str(p.relative_to(data_dir)) for p in (data_dir / "voices").rglob("*")
-                                     if p.is_file())
+                voice_files = sorted(
+                    str(p.relative_to(data_dir)) for p in (data_dir / "voices").rglob("*") if p.is_file()
+                )
                 # A long answer is streaming when the crash comes.
-                with client.stream("POST", "/api/chat", json={
-                        "message": "Write a long story about a clockmaker.", "options": {"num_predict": 600}}) as r:
+                with client.stream(
+                    "POST",
+                    "/api/chat",
+                    json={
+                        "message": "Write a long story about a clockmaker.",
+                        "options": {"num_predict": 600},
+                    },
+                ) as r:
                     orphan: dict[str, str] = {}
                     tokens = 0
                     for name, data in iter_events(r):
@@ -101,8 +114,10 @@ def test_everything_acknowledged_before_the_crash_is_there(crashed: Before) -> N
         assert [v["id"] for v in voices] == [crashed.voice["id"]]
         assert [k["id"] for k in again.get("/api/keys").json()] == [crashed.key_id]
     data_dir = Path(crashed.after.log_path).parent / "data"
-    assert sorted(str(p.relative_to(data_dir)) for p in (data_dir / "voices").rglob("*")
-                  if p.is_file()) == crashed.voice_files
+    assert (
+        sorted(str(p.relative_to(data_dir)) for p in (data_dir / "voices").rglob("*") if p.is_file())
+        == crashed.voice_files
+    )
     r = httpx.get(f"{url}/api/auth/me", headers=bearer(crashed.key), timeout=30)
     assert r.status_code == 200 and r.json()["username"] == "survivor"
     login(url, "survivor").close()
@@ -110,10 +125,12 @@ def test_everything_acknowledged_before_the_crash_is_there(crashed: Before) -> N
 
 def test_the_answer_streaming_at_the_crash_is_not_left_streaming(crashed: Before) -> None:
     with httpx.Client(base_url=crashed.after.url, headers=bearer(crashed.token), timeout=60) as again:
-        messages = {m["id"]: m for m in again.get(
-            f"/api/sessions/{crashed.orphan['session_id']}/messages").json()}
+        messages = {
+            m["id"]: m for m in again.get(f"/api/sessions/{crashed.orphan['session_id']}/messages").json()
+        }
     question = messages[crashed.orphan["user_message_id"]]
     answer = messages[crashed.orphan["assistant_message_id"]]
     assert question["status"] == "complete" and question["content"].startswith("Write a long story")
     assert answer["status"] in ("interrupted", "error", "stopped"), (
-        f"after a crash and restart the answer still says {answer['status']!r}: the UI would wait for ever")
+        f"after a crash and restart the answer still says {answer['status']!r}: the UI would wait for ever"
+    )

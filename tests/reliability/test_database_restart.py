@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,7 +28,7 @@ MAX_SECONDS = 240
 class Traffic:
     url: str
     token: str
-    results: list[tuple[str, int, dict[str, object] | None]] = field(default_factory=list)
+    results: list[tuple[str, int, dict[str, Any] | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -40,7 +41,9 @@ class Traffic:
                 title = f"row-{i}"
                 try:
                     r = client.post("/api/sessions", json={"title": title})
-                    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+                    body = (
+                        r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+                    )
                     self.results.append((title, r.status_code, body))
                 except httpx.TimeoutException:
                     self.results.append((title, -1, None))  # a hang: the assertions below fail on it
@@ -63,8 +66,9 @@ def stored_titles(dsn: str) -> set[str]:
 
 def test_postgres_restart_under_traffic(tmp_path: Path) -> None:
     with private_postgres() as pg:
-        backend = start_backend(tmp_path / "data", env={
-            "DATABASE_URL": pg.url, "OLLAMA_URL": f"http://127.0.0.1:{free_port()}"})
+        backend = start_backend(
+            tmp_path / "data", env={"DATABASE_URL": pg.url, "OLLAMA_URL": f"http://127.0.0.1:{free_port()}"}
+        )
         try:
             signup(backend.url, "writer")
             client = login(backend.url, "writer")
@@ -76,15 +80,21 @@ def test_postgres_restart_under_traffic(tmp_path: Path) -> None:
                 wait_until(lambda: traffic.count(ok=True) >= 5, timeout=60, what="writes succeed before")
                 pg.stop("fast")
                 down_from = len(traffic.results)
-                wait_until(lambda: traffic.count(ok=False, since=down_from) >= 5, timeout=90,
-                           what="writes fail while the database is down")
+                wait_until(
+                    lambda: traffic.count(ok=False, since=down_from) >= 5,
+                    timeout=90,
+                    what="writes fail while the database is down",
+                )
                 ready = httpx.get(f"{backend.url}/health/ready", timeout=30)
                 assert ready.status_code == 503 and ready.json()["checks"]["database"]["ok"] is False
                 assert ready.json()["checks"]["database"]["detail"]
                 pg.start()
                 up_from = len(traffic.results)
-                wait_until(lambda: traffic.count(ok=True, since=up_from) >= 5, timeout=90,
-                           what="writes succeed again after the restart")
+                wait_until(
+                    lambda: traffic.count(ok=True, since=up_from) >= 5,
+                    timeout=90,
+                    what="writes succeed again after the restart",
+                )
             finally:
                 traffic.stop.set()
                 worker.join(timeout=60)
@@ -98,7 +108,9 @@ def test_postgres_restart_under_traffic(tmp_path: Path) -> None:
             failures = [(t, s, b) for t, s, b in traffic.results if s != 201]
             assert failures, "no request saw the outage"
             for title, status, body in failures:
-                assert status == 503, f"{title}: HTTP {status} {body} (want a clean 503 while the database is down)"
+                assert status == 503, (
+                    f"{title}: HTTP {status} {body} (want a clean 503 while the database is down)"
+                )
                 assert body is not None and body["error"]["code"] and body["error"]["message"], body
             assert backend.popen.poll() is None, "the backend died with its database"
 

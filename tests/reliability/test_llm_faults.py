@@ -21,8 +21,10 @@ from tests.support.reliability import chat_events, router_config, streamed_text,
 pytestmark = pytest.mark.slow
 MODEL = "smollm2:135m"
 # Long enough that a chat request is told apart from health probes by its size.
-LONG = ("Write a long story about a dragon who learns to bake bread in a small mountain village. "
-        "Describe the bakery, the villagers, the ovens, the flour and every failed loaf in detail. ")
+LONG = (
+    "Write a long story about a dragon who learns to bake bread in a small mountain village. "
+    "Describe the bakery, the villagers, the ovens, the flour and every failed loaf in detail. "
+)
 
 
 class Nodes:
@@ -41,8 +43,9 @@ class Nodes:
         proc = self.procs[i]
         if proc is None or proc.popen.poll() is not None:
             self.starts[i] += 1
-            proc = start_llm_node(port=self.ports[i], threads=1,
-                                  log_path=self.log_dir / f"node{i}-{self.starts[i]}.log")
+            proc = start_llm_node(
+                port=self.ports[i], threads=1, log_path=self.log_dir / f"node{i}-{self.starts[i]}.log"
+            )
             self.procs[i] = proc
         return proc
 
@@ -72,8 +75,12 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
 def backend(nodes: Nodes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     data = tmp_path_factory.mktemp("faults")
     config = router_config(data / "router.yaml", [(MODEL, nodes.url(0)), (MODEL, nodes.url(1))])
-    env = {"HARVIS_LLM_CONFIG": str(config), "HARVIS_LLM__COOLDOWN_S": "2",
-           "HARVIS_LLM__PROBE_INTERVAL_S": "1", "HARVIS_LLM__NUM_RETRIES": "2"}
+    env = {
+        "HARVIS_LLM_CONFIG": str(config),
+        "HARVIS_LLM__COOLDOWN_S": "2",
+        "HARVIS_LLM__PROBE_INTERVAL_S": "1",
+        "HARVIS_LLM__NUM_RETRIES": "2",
+    }
     proc = start_backend(data / "data", env=env)
     try:
         signup(proc.url, "faulty")
@@ -106,13 +113,18 @@ def saved_pair(client: httpx.Client, events: list[tuple[str, dict[str, Any]]]) -
 
 def ttft_count(url: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    return sum(float(m.group(1)) for m in re.finditer(r"harvis_llm_node_ttft_seconds_count\{[^}]*\} (\S+)", text))
+    return sum(
+        float(m.group(1)) for m in re.finditer(r"harvis_llm_node_ttft_seconds_count\{[^}]*\} (\S+)", text)
+    )
 
 
-def test_node_killed_during_model_load_is_retried_on_the_other_node(nodes: Nodes, client: httpx.Client) -> None:
+def test_node_killed_during_model_load_is_retried_on_the_other_node(
+    nodes: Nodes, client: httpx.Client
+) -> None:
     payload = {"message": LONG, "options": {"num_predict": 8, "seed": 1}}
     with ThreadPoolExecutor(1) as pool:
         answer = pool.submit(chat_events, client, payload, timeout=240)
+
         def loading_node() -> tuple[int] | None:
             return next(((i,) for i in (0, 1) if loading(nodes.up(i))), None)
 
@@ -144,8 +156,9 @@ def test_node_killed_mid_stream_ends_with_an_error_and_keeps_the_partial_answer(
             killed.append(serving[0])
             nodes.kill(serving[0])
 
-    events = chat_events(client, {"message": LONG, "options": {"num_predict": 800}}, timeout=120,
-                         on_event=kill_serving_node)
+    events = chat_events(
+        client, {"message": LONG, "options": {"num_predict": 800}}, timeout=120, on_event=kill_serving_node
+    )
     assert killed, "the answer ended before five tokens"
     name, error = events[-1]
     assert name == "error", [n for n, _ in events][-3:]
@@ -156,6 +169,23 @@ def test_node_killed_mid_stream_ends_with_an_error_and_keeps_the_partial_answer(
     assert saved["status"] == "error" and saved["error"]
     assert saved["content"] == streamed_text(events) and saved["content"]
     assert error["message_id"] == saved["id"]
+
+
+def test_node_killed_before_a_stream_is_skipped_for_the_other(nodes: Nodes, client: httpx.Client) -> None:
+    nodes.up(0)
+    nodes.up(1)
+    # The node that has the model loaded is the router's first choice: kill that one.
+    warm = [i for i in (0, 1) if "loaded smollm2" in nodes.up(i).log()]
+    victim = warm[-1] if warm else 0
+    nodes.kill(victim)
+    for attempt in range(2):  # the first may hit the dead node and be retried; both must complete
+        events = chat_events(
+            client, {"message": f"Ping {attempt}.", "options": {"num_predict": 4}}, timeout=240
+        )
+        assert events[-1][0] == "done", events[-1]
+        assert events[-1][1]["served_by"] == f"{MODEL}@{nodes.url(1 - victim)}"
+        question, saved = saved_pair(client, events)
+        assert question["status"] == "complete" and saved["status"] == "complete"
 
 
 def test_all_nodes_down_is_a_clear_503_and_the_backend_recovers_by_itself(
@@ -170,8 +200,11 @@ def test_all_nodes_down_is_a_clear_503_and_the_backend_recovers_by_itself(
     question, saved = saved_pair(client, events)
     assert question["content"] == "Are you there?" and saved["status"] == "error" and saved["error"]
 
-    r = client.post("/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-                    timeout=60)
+    r = client.post(
+        "/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+        timeout=60,
+    )
     assert r.status_code == 503 and r.json()["error"]["message"], r.text
     if "cooling" in r.json()["error"]["message"]:
         assert int(r.headers["retry-after"]) >= 1
@@ -183,9 +216,23 @@ def test_all_nodes_down_is_a_clear_503_and_the_backend_recovers_by_itself(
 
     nodes.up(0)
     nodes.up(1)
-    wait_until(lambda: httpx.get(f"{backend.url}/health/ready", timeout=30).status_code == 200,
-               timeout=60, what="/health/ready answers 200 again")
-    events = wait_until(lambda: (e := chat_events(client, {"message": "Hello again.",
-                                                           "options": {"num_predict": 4}}, timeout=240))
-                        and e[-1][0] == "done" and e, timeout=120, what="a chat completes again", every=1)
+    wait_until(
+        lambda: httpx.get(f"{backend.url}/health/ready", timeout=30).status_code == 200,
+        timeout=60,
+        what="/health/ready answers 200 again",
+    )
+    events = wait_until(
+        lambda: (
+            (
+                e := chat_events(
+                    client, {"message": "Hello again.", "options": {"num_predict": 4}}, timeout=240
+                )
+            )
+            and e[-1][0] == "done"
+            and e
+        ),
+        timeout=120,
+        what="a chat completes again",
+        every=1,
+    )
     assert events[-1][1]["status"] == "complete"

@@ -20,8 +20,18 @@ def test_overload_is_answered_or_refused_with_retry_after_never_hung(tmp_path: P
     audio = espeak_wav("What is the capital of France?", tmp_path / "q.wav").read_bytes()
     # One request per node at a time and a short queue: 10 at once must overflow.
     with load_stack(tmp_path, max_parallel=1, queue_wait_s=1.0) as stack:
-        outcomes = asyncio.run(run_load(stack.backend.url, stack.token, chats=8, voices=2, concurrency=10,
-                                        audio=audio, max_tokens=8, timeout_s=240))
+        outcomes = asyncio.run(
+            run_load(
+                stack.backend.url,
+                stack.token,
+                chats=8,
+                voices=2,
+                concurrency=10,
+                audio=audio,
+                max_tokens=8,
+                timeout_s=240,
+            )
+        )
         assert stack.backend.popen.poll() is None
     summary = summarize(outcomes)
     assert len(outcomes) == 10

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 def test_backend_starts_without_its_node_and_recovers_by_itself(tmp_path: Path) -> None:
     port = free_port()
     node_url = f"http://127.0.0.1:{port}"
-    backend = start_backend(tmp_path / "data", env={"OLLAMA_URL": node_url, "HARVIS_LLM__PROBE_INTERVAL_S": "1"})
+    backend = start_backend(
+        tmp_path / "data", env={"OLLAMA_URL": node_url, "HARVIS_LLM__PROBE_INTERVAL_S": "1"}
+    )
     node = None
     try:
         ready = httpx.get(f"{backend.url}/health/ready", timeout=30)
@@ -33,8 +35,11 @@ def test_backend_starts_without_its_node_and_recovers_by_itself(tmp_path: Path) 
 
         signup(backend.url, "early")
         with closing(login(backend.url, "early")) as client:
-            r = client.post("/v1/chat/completions", timeout=60,
-                            json={"model": "smollm2:135m", "messages": [{"role": "user", "content": "hi"}]})
+            r = client.post(
+                "/v1/chat/completions",
+                timeout=60,
+                json={"model": "smollm2:135m", "messages": [{"role": "user", "content": "hi"}]},
+            )
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "llm_unavailable" and node_url in r.json()["error"]["message"]
             events = chat_events(client, {"message": "Anyone home?"}, timeout=60)
@@ -43,8 +48,11 @@ def test_backend_starts_without_its_node_and_recovers_by_itself(tmp_path: Path) 
             assert question["content"] == "Anyone home?" and answer["status"] == "error"
 
             node = start_llm_node(port=port, threads=1, log_path=tmp_path / "node.log")
-            wait_until(lambda: httpx.get(f"{backend.url}/health/ready", timeout=30).status_code == 200,
-                       timeout=60, what="/health/ready turns 200 once the node answers")
+            wait_until(
+                lambda: httpx.get(f"{backend.url}/health/ready", timeout=30).status_code == 200,
+                timeout=60,
+                what="/health/ready turns 200 once the node answers",
+            )
             events = chat_events(client, {"message": "Now?", "options": {"num_predict": 4}}, timeout=300)
             assert events[-1][0] == "done", events[-1]
     finally:

@@ -30,17 +30,29 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, TcpPr
     node = start_llm_node(threads=1)
     try:
         # Warm the model directly (not through the proxy): a cold load is not what is measured here.
-        r = httpx.post(f"{node.url}/api/chat", timeout=300, json={
-            "model": MODEL, "stream": False, "messages": [{"role": "user", "content": "hi"}],
-            "options": {"num_predict": 1}})
+        r = httpx.post(
+            f"{node.url}/api/chat",
+            timeout=300,
+            json={
+                "model": MODEL,
+                "stream": False,
+                "messages": [{"role": "user", "content": "hi"}],
+                "options": {"num_predict": 1},
+            },
+        )
         assert r.status_code == 200, r.text
-        with tcp_proxy("127.0.0.1", ("127.0.0.1", int(node.url.rsplit(":", 1)[1]))) as proxy, \
-                unanswered_connects() as stuck:
+        with (
+            tcp_proxy("127.0.0.1", ("127.0.0.1", int(node.url.rsplit(":", 1)[1]))) as proxy,
+            unanswered_connects() as stuck,
+        ):
             data = tmp_path_factory.mktemp("slow-link")
             config = router_config(data / "router.yaml", [(MODEL, proxy.url), ("stuck-connect", stuck)])
-            env = {"HARVIS_LLM_CONFIG": str(config), "HARVIS_LLM__CONNECT_TIMEOUT_S": str(CONNECT_S),
-                   "HARVIS_LLM__FIRST_BYTE_TIMEOUT_S": str(FIRST_BYTE_S),
-                   "HARVIS_LLM__CHUNK_TIMEOUT_S": str(CHUNK_S)}
+            env = {
+                "HARVIS_LLM_CONFIG": str(config),
+                "HARVIS_LLM__CONNECT_TIMEOUT_S": str(CONNECT_S),
+                "HARVIS_LLM__FIRST_BYTE_TIMEOUT_S": str(FIRST_BYTE_S),
+                "HARVIS_LLM__CHUNK_TIMEOUT_S": str(CHUNK_S),
+            }
             backend = start_backend(data / "data", env=env)
             try:
                 signup(backend.url, "slowpoke")
@@ -102,6 +114,7 @@ def test_between_chunks_limit(client: httpx.Client, link: tuple[Proc, TcpProxy])
     assert f"no next chunk within {CHUNK_S:g}s" in error["message"], error
     saved = client.get(f"/api/sessions/{events[0][1]['session_id']}/messages").json()[-1]
     assert saved["status"] == "error" and saved["content"] == "".join(
-        d["text"] for n, d in events if n == "token")
+        d["text"] for n, d in events if n == "token"
+    )
     proxy.restore()
     assert_works(client)

@@ -39,17 +39,31 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
         "database password": "dbpw" + secrets.token_hex(12),
     }
     dead = f"http://127.0.0.1:{free_port()}"
-    cloud = {"model_name": "cloud-model", "litellm_params": {
-        "model": "openai/gpt-4o-mini", "api_base": f"{dead}/v1", "api_key": "os.environ/OPENAI_API_KEY"}}
+    cloud = {
+        "model_name": "cloud-model",
+        "litellm_params": {
+            "model": "openai/gpt-4o-mini",
+            "api_base": f"{dead}/v1",
+            "api_key": "os.environ/OPENAI_API_KEY",
+        },
+    }
     config = router_config(root / "router.yaml", [("smollm2:135m", dead)], extra=[cloud])
     with fresh_postgres_database() as url:
         # The shared server trusts local connections, so any password is accepted: the point
         # is that the one in DATABASE_URL never reaches a log line or an answer.
         url = url.replace("postgres@", f"postgres:{known['database password']}@", 1)
-        env = {"HARVIS_SECRET_KEY": known["HARVIS_SECRET_KEY"], "OPENAI_API_KEY": known["OPENAI_API_KEY"],
-               "DATABASE_URL": url, "HARVIS_LLM_CONFIG": str(config), "HARVIS_LOG_LEVEL": "debug",
-               "TMPDIR": str(tmp_dir), "HOME": str(home_dir), "HARVIS_SPEECH__MAX_UPLOAD_MB": "4",
-               "HARVIS_SPEECH__MAX_AUDIO_S": "30", "HARVIS_SPEECH__VOICE_MAX_MB": "2"}
+        env = {
+            "HARVIS_SECRET_KEY": known["HARVIS_SECRET_KEY"],
+            "OPENAI_API_KEY": known["OPENAI_API_KEY"],
+            "DATABASE_URL": url,
+            "HARVIS_LLM_CONFIG": str(config),
+            "HARVIS_LOG_LEVEL": "debug",
+            "TMPDIR": str(tmp_dir),
+            "HOME": str(home_dir),
+            "HARVIS_SPEECH__MAX_UPLOAD_MB": "4",
+            "HARVIS_SPEECH__MAX_AUDIO_S": "30",
+            "HARVIS_SPEECH__VOICE_MAX_MB": "2",
+        }
         proc = start_backend(data_dir, env=env, log_path=root / "backend.log")
         try:
             signup(proc.url, "owner")

@@ -18,8 +18,12 @@ PASSWORD = "correct-horse-battery"
 
 @contextmanager
 def app_client(data_dir: Path, **auth: object) -> Iterator[TestClient]:
-    settings = Settings(data_dir=data_dir, secret_key="security-tests-" + "k" * 32,
-                        ollama_url=f"http://127.0.0.1:{free_port()}", auth=AuthSettings(**auth))  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=data_dir,
+        secret_key="security-tests-" + "k" * 32,
+        ollama_url=f"http://127.0.0.1:{free_port()}",
+        auth=AuthSettings(**auth),
+    )
     with TestClient(create_app(settings, start_node=False), base_url="http://testserver") as client:
         yield client
 

@@ -25,8 +25,12 @@ def test_an_expired_token_is_refused_everywhere(tmp_path: Path) -> None:
     with app_client(tmp_path, token_ttl_s=2) as client:
         token = account(client, "shortlived")
         assert client.get("/api/auth/me", headers=bearer(token)).status_code == 200
-        wait_until(lambda: client.get("/api/auth/me", headers=bearer(token)).status_code == 401,
-                   timeout=30, what="the token expires", every=0.25)
+        wait_until(
+            lambda: client.get("/api/auth/me", headers=bearer(token)).status_code == 401,
+            timeout=30,
+            what="the token expires",
+            every=0.25,
+        )
         for method, path in (("GET", "/api/sessions"), ("GET", "/v1/models"), ("POST", "/api/keys")):
             r = client.request(method, path, headers=bearer(token), json={"name": "k"})
             assert r.status_code == 401, (path, r.status_code)
@@ -58,12 +62,17 @@ def test_sign_in_rate_limit_holds_against_header_tricks(tmp_path: Path) -> None:
         for _ in range(3):
             r = client.post("/api/auth/login", json={"username": "target", "password": "guess-guess-guess"})
             assert r.status_code == 401
-        tricks = [{}, {"X-Forwarded-For": "203.0.113.9"}, {"X-Real-IP": "198.51.100.7"},
-                  {"Forwarded": "for=192.0.2.1"}]
+        tricks = [
+            {},
+            {"X-Forwarded-For": "203.0.113.9"},
+            {"X-Real-IP": "198.51.100.7"},
+            {"Forwarded": "for=192.0.2.1"},
+        ]
         for headers in tricks:
             for username in ("target", "TARGET"):
-                r = client.post("/api/auth/login", headers=headers,
-                                json={"username": username, "password": PASSWORD})
+                r = client.post(
+                    "/api/auth/login", headers=headers, json={"username": username, "password": PASSWORD}
+                )
                 assert r.status_code == 429, (headers, username, r.status_code)
                 assert r.json()["error"]["code"] == "rate_limited"
                 assert 1 <= int(r.headers["retry-after"]) <= 60

@@ -16,18 +16,25 @@ from tests.support.backend import DEFAULT_PASSWORD, iter_events
 from tests.support.speech import espeak_wav
 
 pytestmark = pytest.mark.slow
-REFERENCE = ("The quick brown fox jumps over the lazy dog near the river bank. "
-             "She sells sea shells by the sea shore every summer morning.")
+REFERENCE = (
+    "The quick brown fox jumps over the lazy dog near the river bank. "
+    "She sells sea shells by the sea shore every summer morning."
+)
 
 
 def user(hardened: Hardened, name: str) -> httpx.Client:
     url = hardened.proc.url
     owner = {"Authorization": f"Bearer {hardened.token}"}
-    assert httpx.patch(f"{url}/api/admin/settings", json={"allow_signup": True}, headers=owner).status_code == 200
+    assert (
+        httpx.patch(f"{url}/api/admin/settings", json={"allow_signup": True}, headers=owner).status_code
+        == 200
+    )
     r = httpx.post(f"{url}/api/auth/signup", json={"username": name, "password": DEFAULT_PASSWORD})
     assert r.status_code == 201, r.text
     r = httpx.post(f"{url}/api/auth/login", json={"username": name, "password": DEFAULT_PASSWORD})
-    return httpx.Client(base_url=url, timeout=180, headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    return httpx.Client(
+        base_url=url, timeout=180, headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +47,18 @@ def pair(hardened: Hardened, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         key = alice.post("/api/keys", json={"name": "alice-key"}).json()
         consent = alice.get("/api/voices").json()["consent_text"]
         clip = espeak_wav(REFERENCE, tmp_path_factory.mktemp("ref") / "ref.wav", speed=140).read_bytes()
-        r = alice.post("/api/voices", files={"audio": ("ref.wav", clip)}, data={"name": "Alice", "consent": consent})
+        r = alice.post(
+            "/api/voices", files={"audio": ("ref.wav", clip)}, data={"name": "Alice", "consent": consent}
+        )
         assert r.status_code == 201, r.text
-        yield {"alice": alice, "bob": bob, "session": session_id, "key": key, "voice": r.json()["id"],
-               "messages": alice.get(f"/api/sessions/{session_id}/messages").json()}
+        yield {
+            "alice": alice,
+            "bob": bob,
+            "session": session_id,
+            "key": key,
+            "voice": r.json()["id"],
+            "messages": alice.get(f"/api/sessions/{session_id}/messages").json(),
+        }
     finally:
         alice.close()
         bob.close()
@@ -74,8 +89,10 @@ def test_voices(pair: dict[str, Any]) -> None:
     bob, vid = pair["bob"], pair["voice"]
     assert vid not in [v["id"] for v in bob.get("/api/voices").json()["voices"]]
     not_found(bob.delete(f"/api/voices/{vid}"), "delete voice")
-    not_found(bob.post("/v1/audio/speech", json={"input": "Hello.", "voice": vid, "response_format": "wav"}),
-              "speak with another's voice")
+    not_found(
+        bob.post("/v1/audio/speech", json={"input": "Hello.", "voice": vid, "response_format": "wav"}),
+        "speak with another's voice",
+    )
     not_found(bob.post("/v1/audio/speech", json={"input": "Hello.", "voice": {"id": vid}}), "voice as object")
     assert vid in [v["id"] for v in pair["alice"].get("/api/voices").json()["voices"]]
 

@@ -18,15 +18,28 @@ from starlette.websockets import WebSocketDisconnect
 from tests.security.inprocess import account, app_client, bearer
 
 PUBLIC = {
-    ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/metrics"),
-    ("POST", "/api/auth/login"), ("POST", "/api/auth/signup"), ("GET", "/api/auth/config"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/metrics"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/signup"),
+    ("GET", "/api/auth/config"),
     # API documentation: the schema, no user data (a decision: see SECURITY.md).
-    ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
 }
 # Routes that must exist: a walk that finds none of them walked the wrong app.
-MUST_EXIST = {("POST", "/api/chat"), ("GET", "/api/sessions/{session_id}/messages"), ("POST", "/api/voices"),
-              ("DELETE", "/api/keys/{key_id}"), ("POST", "/v1/chat/completions"),
-              ("POST", "/v1/audio/transcriptions"), ("POST", "/api/voice/turn")}
+MUST_EXIST = {
+    ("POST", "/api/chat"),
+    ("GET", "/api/sessions/{session_id}/messages"),
+    ("POST", "/api/voices"),
+    ("DELETE", "/api/keys/{key_id}"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/audio/transcriptions"),
+    ("POST", "/api/voice/turn"),
+}
 PLACEHOLDER = "0123456789abcdef0123456789abcdef"
 
 
@@ -58,8 +71,11 @@ def http_routes(client: TestClient) -> list[tuple[str, str]]:
 
 
 def socket_routes(client: TestClient) -> list[str]:
-    return [path for path, route in all_routes(client.app.routes)  # type: ignore[attr-defined]
-            if isinstance(route, APIWebSocketRoute | WebSocketRoute)]
+    return [
+        path
+        for path, route in all_routes(client.app.routes)  # type: ignore[attr-defined]
+        if isinstance(route, APIWebSocketRoute | WebSocketRoute)
+    ]
 
 
 def concrete(path: str) -> str:
@@ -72,7 +88,9 @@ def test_every_http_route_needs_a_credential_unless_public(client: TestClient) -
     assert not missing, f"routes not found on the app: {missing}"
     open_routes = []
     for method, path in routes:
-        r = client.request(method, concrete(path), content=b"{}", headers={"content-type": "application/json"})
+        r = client.request(
+            method, concrete(path), content=b"{}", headers={"content-type": "application/json"}
+        )
         if (method, path) in PUBLIC:
             assert r.status_code != 401, (method, path)
             continue
@@ -124,8 +142,21 @@ def test_static_ui_files_are_public_and_nothing_else_is_served_from_disk(client:
     for path in files:
         r = client.get("/" + str(path.relative_to(web)))
         assert r.status_code == 200, path
-    for probe in ("/../config.py", "/%2e%2e/config.py", "/..%2fconfig.py", "/js/../../api/app.py",
-                  "/%2e%2e/%2e%2e/pyproject.toml"):
+    for probe in (
+        "/../config.py",
+        "/%2e%2e/config.py",
+        "/..%2fconfig.py",
+        "/js/../../api/app.py",
+        "/%2e%2e/%2e%2e/pyproject.toml",
+    ):
         r = client.get(probe)
         assert r.status_code in (400, 404), (probe, r.status_code)
         assert b"import " not in r.content and b"[project]" not in r.content, probe
+
+
+def test_the_backend_sends_security_headers_without_nginx(client: TestClient) -> None:
+    """On a laptop there is no nginx in front: the backend adds the basic headers itself."""
+    for path in ("/", "/js/app.js", "/api/auth/config", "/api/sessions", "/no-such-page"):
+        r = client.get(path)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        assert r.headers.get("x-frame-options") == "DENY", path

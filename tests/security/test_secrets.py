@@ -60,7 +60,7 @@ def test_deploy_files_hold_no_secret_values() -> None:
     for path in files:
         text = path.read_text(errors="replace")
         for pattern in SECRET_VALUE:
-            assert not pattern.search(text), f"{path}: {pattern.search(text)}"  # type: ignore[union-attr]
+            assert not pattern.search(text), f"{path}: {pattern.search(text)}"
 
 
 def test_no_committed_secret_objects_and_configmaps_hold_no_secrets() -> None:
@@ -97,10 +97,18 @@ def test_no_secret_reaches_a_log_line(hardened: Hardened) -> None:
     url = hardened.proc.url
     owner = {"Authorization": f"Bearer {hardened.token}"}
     password = "pw-" + secrets.token_hex(12)
-    assert httpx.patch(f"{url}/api/admin/settings", json={"allow_signup": True}, headers=owner).status_code == 200
-    assert httpx.post(f"{url}/api/auth/signup", json={"username": "leaky", "password": password}).status_code == 201
+    assert (
+        httpx.patch(f"{url}/api/admin/settings", json={"allow_signup": True}, headers=owner).status_code
+        == 200
+    )
+    assert (
+        httpx.post(f"{url}/api/auth/signup", json={"username": "leaky", "password": password}).status_code
+        == 201
+    )
     wrong = "wrong-" + secrets.token_hex(8)
-    assert httpx.post(f"{url}/api/auth/login", json={"username": "leaky", "password": wrong}).status_code == 401
+    assert (
+        httpx.post(f"{url}/api/auth/login", json={"username": "leaky", "password": wrong}).status_code == 401
+    )
     with httpx.Client(base_url=url, timeout=120) as client:
         r = client.post("/api/auth/login", json={"username": "leaky", "password": password})
         assert r.status_code == 200
@@ -108,8 +116,11 @@ def test_no_secret_reaches_a_log_line(hardened: Hardened) -> None:
         key = client.post("/api/keys", json={"name": "log-test"}).json()["key"]
         with_key = {"Authorization": f"Bearer {key}"}
         assert client.get("/v1/models", headers=with_key).status_code == 200
-        r = client.post("/v1/chat/completions", headers=with_key,
-                        json={"model": "cloud-model", "messages": [{"role": "user", "content": "hi"}]})
+        r = client.post(
+            "/v1/chat/completions",
+            headers=with_key,
+            json={"model": "cloud-model", "messages": [{"role": "user", "content": "hi"}]},
+        )
         assert r.status_code >= 400  # the cloud address is dead; the key was still sent along
         assert hardened.secrets["OPENAI_API_KEY"] not in r.text
         with client.stream("POST", "/api/chat", json={"message": "hello", "model": "cloud-model"}) as s:
@@ -124,6 +135,15 @@ def test_no_secret_reaches_a_log_line(hardened: Hardened) -> None:
 
     log = hardened.proc.log()
     assert "leaky" in log or "/api/auth/login" in log, "the log is empty: nothing was checked"
-    leaks = {name: value for name, value in {**hardened.secrets, "password": password, "wrong password": wrong,
-                                             "session token": token, "API key": key}.items() if value in log}
+    leaks = {
+        name: value
+        for name, value in {
+            **hardened.secrets,
+            "password": password,
+            "wrong password": wrong,
+            "session token": token,
+            "API key": key,
+        }.items()
+        if value in log
+    }
     assert not leaks, f"secrets in the log: {sorted(leaks)}"

@@ -4,6 +4,7 @@ API key, the voice library with two users, and bad uploads that must never break
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def transcribe(oa: openai.OpenAI, data: bytes, name: str = "a.wav") -> str:
     return oa.audio.transcriptions.create(model="whisper-1", file=(name, data, "audio/wav")).text
+
+
+def test_ten_concurrent_first_requests_load_once(server: dict[str, Any], tmp_path: Path) -> None:
+    # First in this module, on a fresh server: nothing is loaded yet.
+    alice: httpx.Client = server["alice"]
+    before = {m["name"]: m for m in alice.get("/api/models/speech").json()}
+    assert before["whisper-tiny.en"]["state"] == before["piper-joe"]["state"] == "unloaded", before
+    clip = espeak_wav("Hello.", tmp_path / "hello.wav").read_bytes()
+    headers = {"Authorization": f"Bearer {server['key']}"}
+
+    def one(i: int) -> int:  # even: a transcription, odd: speech; all 20 at once
+        with httpx.Client(base_url=server["url"], headers=headers, timeout=180) as c:
+            if i % 2 == 0:
+                files, form = {"file": ("h.wav", clip)}, {"model": "whisper-1"}
+                return c.post("/v1/audio/transcriptions", files=files, data=form).status_code
+            body = {"input": f"Request {i}.", "voice": "alloy", "response_format": "wav"}
+            return c.post("/v1/audio/speech", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert list(pool.map(one, range(20))) == [200] * 20
+    after = {m["name"]: m for m in alice.get("/api/models/speech").json()}
+    assert after["whisper-tiny.en"]["load_count"] == 1 and after["whisper-tiny.en"]["state"] == "ready"
+    assert after["piper-joe"]["load_count"] == 1 and after["piper-joe"]["state"] == "ready"
 
 
 def test_round_trip_with_the_openai_client(server: dict[str, Any]) -> None:
@@ -183,6 +207,13 @@ def test_voice_library(server: dict[str, Any], tmp_path: Path) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "audio_too_short", r.text
     assert upload(alice, b"not audio at all" * 100).status_code == 400
     assert upload(alice, bytes(3_500_000)).status_code == 413
+    whispered = espeak_wav("The quick brown fox jumps over the lazy dog. She sells sea shells by the shore.",
+                           tmp_path / "w.wav", voice="en-us+whisper")
+    r = upload(alice, whispered.read_bytes())  # speech, but no voiced pitch to match
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unusable_reference", r.text
+    too_long = sox(whispered, tmp_path / "long.flac", "repeat", "16")
+    r = upload(alice, too_long.read_bytes())
+    assert r.status_code == 400 and "at most 60 s" in r.json()["error"]["message"], r.text
     assert upload(alice, clip, name="   ").status_code == 400
 
     r = upload(alice, clip)

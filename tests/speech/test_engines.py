@@ -46,9 +46,13 @@ async def test_tts_to_stt_round_trip_in_process(speech: SpeechService) -> None:
 async def test_word_timestamps(speech: SpeechService) -> None:
     audio = to_rate(await speak(speech, "My favorite color is blue."), STT_RATE)
     heard = await speech.transcribe(audio, word_timestamps=True)
-    assert [w.word.strip(" .").lower() for w in heard.words] == ["my", "favorite", "color", "is", "blue"]
+    words = [w.word.strip(" .,!?").lower() for w in heard.words]
+    assert wer("my favorite color is blue", " ".join(words)) <= 0.2, words
+    assert " ".join(words) == " ".join(w.strip(".,!?") for w in heard.text.lower().split())
     starts = [w.start for w in heard.words]
-    assert starts == sorted(starts) and heard.words[-1].end <= audio.duration_s + 0.1
+    assert starts == sorted(starts), starts
+    assert all(w.start <= w.end for w in heard.words)
+    assert heard.words[-1].end <= audio.duration_s + 0.5, (heard.words[-1], audio.duration_s)
 
 
 async def test_espeak_speech_is_understood(speech: SpeechService, tmp_path: Path) -> None:

@@ -23,11 +23,6 @@ async def speak(speech: SpeechService, text: str, voice: VoiceRef | None = None)
     return Audio(np.concatenate([c.pcm for c in chunks]), chunks[0].sample_rate)
 
 
-@pytest.fixture(scope="module")
-def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return {"dir": tmp_path_factory.mktemp("refs")}
-
-
 async def other_speaker(speech: SpeechService, kind: str, workdir: Path) -> Audio:
     """A reference speaker unlike the built-in voice, on different words than the test sentence."""
     if kind == "shifted":  # the built-in voice made higher and with a shorter vocal tract by sox
@@ -42,8 +37,8 @@ async def other_speaker(speech: SpeechService, kind: str, workdir: Path) -> Audi
 
 @pytest.mark.parametrize(("kind", "margin"), [("shifted", 0.3), ("espeak", 0.1)])
 async def test_matched_voice_is_closer_and_still_intelligible(
-        speech: SpeechService, references: dict[str, Path], kind: str, margin: float) -> None:
-    reference = await other_speaker(speech, kind, references["dir"])
+        speech: SpeechService, tmp_path: Path, kind: str, margin: float) -> None:
+    reference = await other_speaker(speech, kind, tmp_path)
     encoder = await speech.speaker.get()
     probe = await speak(speech, "I can help you with that. Let me think about it for a moment.")
     params = matching.fit(reference.samples, probe.samples, probe.sample_rate, encoder)

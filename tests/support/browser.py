@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    PlaywrightContextManager,
+    Response,
+    sync_playwright,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Quiet, offline-friendly Chromium: nothing phones home or updates while tests run.
@@ -33,11 +41,39 @@ CHROMIUM_ARGS = [
 ]
 
 
+class _SharedPlaywright:
+    """One Playwright driver per process, shared by every browser a test session opens:
+    the sync API cannot nest a second `sync_playwright()` inside a running one."""
+
+    def __init__(self) -> None:
+        self.manager: PlaywrightContextManager | None = None
+        self.instance: Playwright | None = None
+        self.users = 0
+
+    @contextmanager
+    def use(self) -> Iterator[Playwright]:
+        if self.instance is None:
+            self.manager = sync_playwright()
+            self.instance = self.manager.start()
+        self.users += 1
+        try:
+            yield self.instance
+        finally:
+            self.users -= 1
+            if self.users == 0 and self.manager is not None:
+                self.manager.__exit__(None, None, None)
+                self.manager = self.instance = None
+
+
+_PLAYWRIGHT = _SharedPlaywright()
+
+
 @contextmanager
 def launched_chromium(extra_args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Debian's Chromium, headless; several may be open at once (e.g. one with a fake mic)."""
     if not CHROMIUM.exists():
         raise FileNotFoundError(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-deps.sh)")
-    with sync_playwright() as playwright:
+    with _PLAYWRIGHT.use() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )

@@ -52,13 +52,27 @@ def load_stack(tmp: Path, *, max_parallel: int, queue_wait_s: float) -> Iterator
         for i in range(2):
             nodes.append(start_llm_node(threads=1, log_path=tmp / f"node{i}.log"))
         for node in nodes:  # a cold load is not what this measures
-            httpx.post(f"{node.url}/api/chat", timeout=300, json={
-                "model": MODEL, "stream": False, "messages": [{"role": "user", "content": "hi"}],
-                "options": {"num_predict": 1}}).raise_for_status()
+            httpx.post(
+                f"{node.url}/api/chat",
+                timeout=300,
+                json={
+                    "model": MODEL,
+                    "stream": False,
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "options": {"num_predict": 1},
+                },
+            ).raise_for_status()
         config = router_config(tmp / "router.yaml", [(MODEL, n.url) for n in nodes])
-        backend = start_backend(tmp / "data", log_path=tmp / "backend.log", env={
-            "HARVIS_LLM_CONFIG": str(config), "HARVIS_LLM__MAX_PARALLEL_PER_DEPLOYMENT": str(max_parallel),
-            "HARVIS_LLM__QUEUE_WAIT_S": str(queue_wait_s), "HARVIS_SPEECH__PRELOAD": "true"})
+        backend = start_backend(
+            tmp / "data",
+            log_path=tmp / "backend.log",
+            env={
+                "HARVIS_LLM_CONFIG": str(config),
+                "HARVIS_LLM__MAX_PARALLEL_PER_DEPLOYMENT": str(max_parallel),
+                "HARVIS_LLM__QUEUE_WAIT_S": str(queue_wait_s),
+                "HARVIS_SPEECH__PRELOAD": "true",
+            },
+        )
         signup(backend.url, "loader")
         client = login(backend.url, "loader")
         token = token_of(client)
@@ -74,9 +88,16 @@ def load_stack(tmp: Path, *, max_parallel: int, queue_wait_s: float) -> Iterator
 async def text_chat(client: httpx.AsyncClient, i: int, max_tokens: int) -> Outcome:
     start = time.monotonic()
     try:
-        r = await client.post("/v1/chat/completions", json={
-            "model": MODEL, "max_tokens": max_tokens, "temperature": 0, "seed": i,
-            "messages": [{"role": "user", "content": f"Give me fact number {i} about the sea."}]})
+        r = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": MODEL,
+                "max_tokens": max_tokens,
+                "temperature": 0,
+                "seed": i,
+                "messages": [{"role": "user", "content": f"Give me fact number {i} about the sea."}],
+            },
+        )
     except httpx.TimeoutException as exc:
         return Outcome("chat", "hang", 0, None, time.monotonic() - start, repr(exc))
     latency = time.monotonic() - start
@@ -114,13 +135,26 @@ async def voice_turn(client: httpx.AsyncClient, audio: bytes) -> Outcome:
     return Outcome("voice", "error", 200, None, latency, f"{name}: {data}"[:300])
 
 
-async def run_load(base_url: str, token: str, *, chats: int, voices: int, concurrency: int,
-                   audio: bytes, max_tokens: int = 16, timeout_s: float = 180) -> list[Outcome]:
+async def run_load(
+    base_url: str,
+    token: str,
+    *,
+    chats: int,
+    voices: int,
+    concurrency: int,
+    audio: bytes,
+    max_tokens: int = 16,
+    timeout_s: float = 180,
+) -> list[Outcome]:
     """Every request bounded by `timeout_s` (a hang is reported, never waited out)."""
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency + 4)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=httpx.Timeout(timeout_s), limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(timeout_s),
+        limits=limits,
+    ) as client:
 
         async def one(job: tuple[str, int]) -> Outcome:
             async with sem:
@@ -151,9 +185,11 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
         summary[kind] = {
             "requests": len(mine),
             **{r: sum(1 for o in mine if o.result == r) for r in ("ok", "busy", "error", "hang")},
-            "busy_without_retry_after": sum(1 for o in mine if o.result == "busy" and o.status == 503
-                                            and not o.retry_after),
-            "p50_s": percentile(ok, 50), "p95_s": percentile(ok, 95),
+            "busy_without_retry_after": sum(
+                1 for o in mine if o.result == "busy" and o.status == 503 and not o.retry_after
+            ),
+            "p50_s": percentile(ok, 50),
+            "p95_s": percentile(ok, 95),
             "errors": [asdict(o) for o in mine if o.result in ("error", "hang")][:5],
         }
     return summary

@@ -38,9 +38,13 @@ def wait_until(check: Callable[[], Any], *, timeout: float, what: str, every: fl
     raise AssertionError(f"{what}: not true within {timeout}s (last: {last!r})")
 
 
-def chat_events(client: httpx.Client, payload: dict[str, Any], *, timeout: float = 120,
-                on_event: Callable[[str, dict[str, Any], list[tuple[str, dict[str, Any]]]], None] | None = None,
-                ) -> list[tuple[str, dict[str, Any]]]:
+def chat_events(
+    client: httpx.Client,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 120,
+    on_event: Callable[[str, dict[str, Any], list[tuple[str, dict[str, Any]]]], None] | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
     """POST /api/chat and collect its events. `timeout` bounds each read: a hang fails the test."""
     events: list[tuple[str, dict[str, Any]]] = []
     with client.stream("POST", "/api/chat", json=payload, timeout=httpx.Timeout(timeout)) as r:
@@ -56,15 +60,21 @@ def streamed_text(events: list[tuple[str, dict[str, Any]]]) -> str:
     return "".join(d["text"] for n, d in events if n == "token")
 
 
-def router_config(path: Path, deployments: list[tuple[str, str]], *,
-                  extra: list[dict[str, Any]] | None = None, **settings: Any) -> Path:
+def router_config(
+    path: Path,
+    deployments: list[tuple[str, str]],
+    *,
+    extra: list[dict[str, Any]] | None = None,
+    **settings: Any,
+) -> Path:
     """A LiteLLM-shaped model_list: (model_name, api_base) pairs, all serving smollm2:135m,
     then the `extra` entries as given."""
     doc: dict[str, Any] = {
         "model_list": [
             {"model_name": name, "litellm_params": {"model": "ollama/smollm2:135m", "api_base": base}}
             for name, base in deployments
-        ] + list(extra or []),
+        ]
+        + list(extra or []),
     }
     if settings:
         doc["router_settings"] = settings
@@ -73,6 +83,7 @@ def router_config(path: Path, deployments: list[tuple[str, str]], *,
 
 
 # ---- a listener that never completes a connect --------------------------------------------
+
 
 @contextmanager
 def unanswered_connects(host: str = "127.0.0.1") -> Iterator[str]:
@@ -108,6 +119,7 @@ def unanswered_connects(host: str = "127.0.0.1") -> Iterator[str]:
 
 # ---- a private PostgreSQL cluster ---------------------------------------------------------
 
+
 @dataclass
 class PrivatePostgres:
     data: Path
@@ -126,8 +138,19 @@ class PrivatePostgres:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
     def start(self) -> None:
-        r = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                      "-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data}", "start")
+        r = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data}",
+            "start",
+        )
         assert r.returncode == 0, f"pg_ctl start failed: {r.stdout}{r.stderr}\n{self.log_text()}"
 
     def pid(self) -> int | None:
@@ -149,7 +172,9 @@ class PrivatePostgres:
 def private_postgres() -> Iterator[PrivatePostgres]:
     """initdb + pg_ctl on a free 127.0.0.1 port and a temp dir, never the shared server."""
     initdb = PG_BIN / "initdb"
-    assert initdb.exists(), f"{initdb} is missing: install Debian's postgresql-15 (scripts/ensure-postgres.sh)"
+    assert initdb.exists(), (
+        f"{initdb} is missing: install Debian's postgresql-15 (scripts/ensure-postgres.sh)"
+    )
     root = Path(tempfile.mkdtemp(prefix="harvis-pg-"))
     user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
     if os.geteuid() == 0:
@@ -171,6 +196,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
 
 # ---- file-system snapshots ----------------------------------------------------------------
+
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under `root`: relative path -> (size, mtime_ns)."""

@@ -36,21 +36,28 @@ def loaded(client: httpx.Client, model: str) -> bool:
 
 def test_speech_start_warms_a_cold_model_before_the_turn_ends(
         cold_backend: Proc, story_question: bytes) -> None:
-    with login(cold_backend.url, "carol", timeout=300) as carol:
-        model = carol.get("/api/models").json()["default"]
-        assert not loaded(carol, model), "the model should start cold in a fresh backend"
-        url = cold_backend.url.replace("http://", "ws://") + f"/api/voice/ws?token={token_of(carol)}"
-        with connect(url, open_timeout=30) as ws:
-            assert json.loads(ws.recv(timeout=30))["type"] == "ready"
-            ws.send(json.dumps({"type": "start"}))
-            assert json.loads(ws.recv(timeout=30))["type"] == "listening"
-            for frame in pcm16_frames(story_question):  # speech only: the user has not stopped talking
-                ws.send(frame)
-            events: list[dict[str, Any]] = []
-            while not any(e["type"] == "speech_started" for e in events):
-                events.append(json.loads(ws.recv(timeout=60)))
-            deadline = time.monotonic() + 120
-            while not loaded(carol, model):
-                assert time.monotonic() < deadline, "the model was not warmed while the user talked"
-                time.sleep(0.2)
-            assert carol.get("/api/sessions").json() == []  # no turn has run: the warm-up did it
+    carol = login(cold_backend.url, "carol", timeout=300)
+    try:
+        warms_while_talking(cold_backend, carol, story_question)
+    finally:
+        carol.close()
+
+
+def warms_while_talking(backend: Proc, carol: httpx.Client, question: bytes) -> None:
+    model = carol.get("/api/models").json()["default"]
+    assert not loaded(carol, model), "the model should start cold in a fresh backend"
+    url = backend.url.replace("http://", "ws://") + f"/api/voice/ws?token={token_of(carol)}"
+    with connect(url, open_timeout=30) as ws:
+        assert json.loads(ws.recv(timeout=30))["type"] == "ready"
+        ws.send(json.dumps({"type": "start"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "listening"
+        for frame in pcm16_frames(question):  # speech only: the user has not stopped talking
+            ws.send(frame)
+        events: list[dict[str, Any]] = []
+        while not any(e["type"] == "speech_started" for e in events):
+            events.append(json.loads(ws.recv(timeout=60)))
+        deadline = time.monotonic() + 120
+        while not loaded(carol, model):
+            assert time.monotonic() < deadline, "the model was not warmed while the user talked"
+            time.sleep(0.2)
+        assert carol.get("/api/sessions").json() == []  # no turn has run: the warm-up did it

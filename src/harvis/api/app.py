@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, router: Any = None, start_node: bool = Tru
     app.state.router = router
     app.state.speech = None
     app.state.embedded_node = None
+    app.state.signup_lock = asyncio.Lock()
     app.state.login_limiter = SlidingWindowLimiter(settings.auth.login_attempts_per_minute, 60.0)
     app.state.metrics = metrics
 

@@ -75,20 +75,25 @@ async def signup(body: Credentials, session: DbSession, state: AppState) -> User
         raise ApiError(422, "invalid_username", "usernames use letters, digits and . _ @ - (at most 64)")
     if (problem := password_problem(body.password)) is not None:
         raise ApiError(422, "weak_password", problem)
-    first = await users.count_users(session) == 0
-    if not first and not await signup_allowed(session, state):
+    if await users.count_users(session) > 0 and not await signup_allowed(session, state):
         raise ApiError(403, "signup_disabled", "sign-up is closed; ask an admin for an account")
     password_hash = await asyncio.to_thread(hash_password, body.password)
-    if await users.get_user_by_name(session, username=body.username) is not None:
-        raise ApiError(409, "username_taken", "that username is taken")
-    try:
-        user = await users.create_user(
-            session, username=body.username, password_hash=password_hash, is_admin=first
-        )
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise ApiError(409, "username_taken", "that username is taken") from None
+    # Count and insert under one lock: two sign-ups racing on a fresh install must not both
+    # become the first (admin) account.
+    async with state.signup_lock:
+        first = await users.count_users(session) == 0
+        if not first and not await signup_allowed(session, state):
+            raise ApiError(403, "signup_disabled", "sign-up is closed; ask an admin for an account")
+        if await users.get_user_by_name(session, username=body.username) is not None:
+            raise ApiError(409, "username_taken", "that username is taken")
+        try:
+            user = await users.create_user(
+                session, username=body.username, password_hash=password_hash, is_admin=first
+            )
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            raise ApiError(409, "username_taken", "that username is taken") from None
     return user_out(user)
 
 

@@ -77,18 +77,16 @@ async def _save_progress(db: Database, turn: Turn) -> None:
 async def stream_turn(db: Database, router: Any, turn: Turn) -> AsyncGenerator[bytes, None]:
     start = time.perf_counter()
     model = turn.request.model
-    yield sse_event(
-        "session",
-        {
-            "session_id": turn.session_id,
-            "user_message_id": turn.user_message_id,
-            "assistant_message_id": turn.assistant_message_id,
-        },
-    )
-    stream = router.stream_chat(turn.request)
+    stream = router.stream_chat(turn.request)  # nothing runs until it is iterated
     finished = False
     last_save = start
     try:
+        ids = {
+            "session_id": turn.session_id,
+            "user_message_id": turn.user_message_id,
+            "assistant_message_id": turn.assistant_message_id,
+        }
+        yield sse_event("session", ids)
         try:
             async for item in stream:
                 if isinstance(item, StreamEnd):

@@ -9,21 +9,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 JSON_LIMIT_BYTES = 1024 * 1024  # chat messages and settings; uploads get the speech limit
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def _reject(send: Send, limit: int) -> None:
     body = json.dumps(
         {"error": {"code": "too_large", "message": f"the request body is larger than {limit} bytes"}}
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -32,8 +23,7 @@ class BodyLimitMiddleware:
         self.app = app
         self.upload_limit = upload_limit_bytes
 
-    def limit_for(self, scope: Scope) -> int:
-        headers = dict(scope.get("headers") or [])
+    def limit_for(self, headers: dict[bytes, bytes]) -> int:
         if headers.get(b"content-type", b"").startswith(b"multipart/"):
             return self.upload_limit
         return JSON_LIMIT_BYTES
@@ -42,30 +32,42 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _reject(send, limit)
-            return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:  # a chunked body that lied about nothing but kept coming
+        headers = dict(scope.get("headers") or [])
+        limit = self.limit_for(headers)
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            # The server holds the body to its declared length, so the header is enough.
+            if not declared.isdigit() or int(declared) > limit:
                 await _reject(send, limit)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # Chunked: read up to the limit first, then hand the body on. Handlers would turn a
+        # failure while they read into a 400; the client deserves the 413.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            size += len(message.get("body", b""))
+            if size > limit:
+                await _reject(send, limit)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

@@ -38,9 +38,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from harvis.api.app import create_app
+    from harvis.api.logredact import RedactFilter, uvicorn_log_config
 
     level = settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactFilter())
     # Per-request client logs and migration chatter drown what a user needs to read.
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # limiter sees real client addresses without letting clients pick their own.
     uvicorn.run(
         app,
+        log_config=uvicorn_log_config(),
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),

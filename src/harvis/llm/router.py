@@ -52,7 +52,9 @@ class Router:
         self._llm = llm
         self._config = config
         self._registry = Registry(llm, config)
-        if config is None:
+        # With DNS discovery the headless Service's records are the nodes; adding OLLAMA_URL too
+        # would count one Ollama pod twice (once by its Service name, once by its address).
+        if config is None and not llm.discover_dns:
             self._registry.add_discovered(ollama_url or DEFAULT_OLLAMA_URL, "ollama_url")
         self._fallbacks = config.fallbacks if config else {}
         self.num_retries = _pick(config and config.num_retries, llm.num_retries)

@@ -64,8 +64,13 @@ class VoiceLibrary:
         if len(await store.list_voices(db, user_id=user_id)) >= s.voice_max_per_user:
             raise VoiceError("too_many_voices",
                              f"you already have {s.voice_max_per_user} voices; delete one first", 409)
-        # A little slack over the limit: a container may round its duration up.
-        audio = await asyncio.to_thread(decode, data, max_seconds=s.voice_max_s + 0.5)
+        try:  # a little slack over the limit: a container may round its duration up
+            audio = await asyncio.to_thread(decode, data, max_seconds=s.voice_max_s + 0.5)
+        except AudioError as exc:
+            if exc.code == "audio_too_long":
+                message = f"a reference clip may be at most {s.voice_max_s:g} s long"
+                raise AudioError(exc.code, message) from None
+            raise
         speech = await self.service.vad_trim(audio)
         if speech.duration_s < s.voice_min_s:
             raise AudioError("audio_too_short", f"the clip holds {speech.duration_s:.1f} s of speech; "
@@ -94,7 +99,10 @@ class VoiceLibrary:
         data: dict[str, Any] = {}
         if self.service.engine_name == "piper":
             probe, rate = await self._probe_audio()
-            params = await asyncio.to_thread(matching.fit, speech.samples, probe, rate, encoder)
+            try:
+                params = await asyncio.to_thread(matching.fit, speech.samples, probe, rate, encoder)
+            except ValueError as exc:  # e.g. whispered or unvoiced speech: no pitch to match
+                raise VoiceError("unusable_reference", f"cannot match a voice to this clip: {exc}") from None
             data.update(params.to_json())
         embedding = await asyncio.to_thread(encoder.embed, speech.samples)
         data["embedding"] = [round(float(x), 5) for x in embedding]

@@ -19,7 +19,9 @@ HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
 
 @pytest.fixture(scope="module")
 def nginx(hardened: Hardened, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
-    with running_nginx(tmp_path_factory.mktemp("nginx-sec"), backend_url=hardened.proc.url, max_body="1m") as proc:
+    with running_nginx(
+        tmp_path_factory.mktemp("nginx-sec"), backend_url=hardened.proc.url, max_body="1m"
+    ) as proc:
         yield proc
 
 
@@ -41,8 +43,15 @@ def test_security_headers_on_every_kind_of_answer(nginx: Proc, hardened: Hardene
         ("api 401", httpx.get(nginx.url + "/api/sessions", timeout=30)),
         ("api 404", httpx.get(nginx.url + "/api/sessions/" + "0" * 32, headers=auth, timeout=30)),
         ("missing file", httpx.get(nginx.url + "/no-such-file.js", timeout=30)),
-        ("413 from nginx", httpx.post(nginx.url + "/api/sessions", content=b"x" * (2 * 1024 * 1024),
-                                      headers={**auth, "content-type": "application/json"}, timeout=30)),
+        (
+            "413 from nginx",
+            httpx.post(
+                nginx.url + "/api/sessions",
+                content=b"x" * (2 * 1024 * 1024),
+                headers={**auth, "content-type": "application/json"},
+                timeout=30,
+            ),
+        ),
     ]
     for what, r in cases:
         check(r, what)
@@ -58,3 +67,31 @@ def test_static_ui_takes_no_writes_and_hides_dotfiles(nginx: Proc) -> None:
         r = httpx.get(nginx.url + path, timeout=30)
         assert r.status_code in (400, 403, 404), (path, r.status_code)
         assert b"root:" not in r.content, path
+
+
+def test_sign_in_limit_sees_the_real_client_behind_nginx(nginx: Proc, hardened: Hardened) -> None:
+    """nginx appends the address it saw to X-Forwarded-For; the backend trusts only nginx, so a
+    client cannot pick its own address and escape the limit by rotating forwarding headers.
+    The client connects from 127.0.0.2: an address the backend does not trust as a proxy."""
+    owner = {"Authorization": f"Bearer {hardened.token}"}
+    url = hardened.proc.url
+    assert (
+        httpx.patch(f"{url}/api/admin/settings", json={"allow_signup": True}, headers=owner).status_code
+        == 200
+    )
+    password = "limit-test-password"
+    r = httpx.post(f"{url}/api/auth/signup", json={"username": "limited", "password": password})
+    assert r.status_code == 201, r.text
+
+    def attempt(source: str, pw: str, n: int) -> httpx.Response:
+        spoof = {"X-Forwarded-For": f"198.51.100.{n}", "X-Real-IP": f"203.0.113.{n}"}
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=60) as c:
+            return c.post(
+                nginx.url + "/api/auth/login", headers=spoof, json={"username": "limited", "password": pw}
+            )
+
+    statuses = [attempt("127.0.0.2", "wrong-password", n).status_code for n in range(12)]
+    assert statuses[0] == 401 and statuses[-1] == 429, statuses
+    r = attempt("127.0.0.2", password, 99)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert attempt("127.0.0.3", password, 100).status_code == 200, "another client is not blocked"
