@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Response, expect
 
 from tests.e2e.ui import answers, ask, unnamed_controls, wait_final
 from tests.support.backend import running_backend
@@ -21,6 +21,10 @@ def llm_down_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]
     dead = f"http://127.0.0.1:{free_port()}"
     with running_backend(tmp_path_factory.mktemp("e2e-llm-down"), env={"OLLAMA_URL": dead}) as proc:
         yield proc
+
+
+def is_settings_saved(response: Response) -> bool:
+    return response.url.endswith("/api/admin/settings") and response.request.method == "PATCH"
 
 
 def test_first_account_is_admin_then_sign_up_closes_and_llm_down_is_said_plainly(
@@ -75,7 +79,9 @@ def test_first_account_is_admin_then_sign_up_closes_and_llm_down_is_said_plainly
     # The admin opens sign-up from the header; the log-in screen then offers it.
     allow = page.get_by_role("checkbox", name="Allow sign-up")
     expect(allow).not_to_be_checked()
-    allow.check()
+    with page.expect_response(is_settings_saved):
+        allow.check()
+    expect(allow).to_be_enabled()
     page.reload()
     expect(page.get_by_role("checkbox", name="Allow sign-up")).to_be_checked()
     page.get_by_role("button", name="Log out").click()

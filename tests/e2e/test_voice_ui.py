@@ -93,3 +93,93 @@ def test_push_to_talk_click_to_start_and_click_to_send(mic_page: Page, question_
     mic_page.reload()
     expect(questions(mic_page).first).to_contain_text("sky", ignore_case=True)
     expect(answers(mic_page).first.get_by_text("voice")).to_be_visible()
+
+
+def test_the_stop_control_silences_the_spoken_answer(mic_page: Page, question_wav: Path) -> None:
+    panel = mic_page.locator("#voice-panel")
+    mic = mic_page.get_by_role("button", name="Talk")
+    mic.click()
+    mic_page.wait_for_function(
+        "ms => Number(document.getElementById('voice-panel').dataset.recordedMs || 0) >= ms",
+        arg=wav_ms(question_wav) + 600, timeout=60_000)
+    mic.click()
+    expect(panel).to_have_attribute("data-state", "speaking", timeout=ANSWER_TIMEOUT_MS)
+    mic_page.get_by_role("button", name="Stop voice answer").click()
+    expect(panel).to_have_attribute("data-state", "idle")
+    answer = answers(mic_page).first
+    mic_page.wait_for_function("el => el.dataset.status !== 'streaming'", arg=answer.element_handle(),
+                               timeout=ANSWER_TIMEOUT_MS)
+    # interrupted when it was still being made, complete when only its playback was left
+    assert answer.get_attribute("data-status") in ("complete", "interrupted")
+    assert panel.get_attribute("data-state") == "idle"
+    assert panel.get_attribute("data-played") is None  # the clip playing was cut, nothing after it
+
+
+def _tone_wav_b64(seconds: float, rate: int = 22050) -> str:
+    import base64
+    import math
+    import struct
+
+    n = int(seconds * rate)
+    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(n))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.writeframes(frames)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def test_player_plays_clips_in_order_and_stop_drops_the_queue(page: Page, backend: Proc) -> None:
+    page.goto(backend.url + "/")
+    result = page.evaluate(
+        """async ([short, long]) => {
+          const { Player } = await import("/js/voice-playback.js");
+          const states = [];
+          const player = new Player((playing) => states.push(playing));
+          const order = [];
+          player.onPlayed = (n) => order.push(n);
+          for (let i = 0; i < 3; i++) player.enqueue(short);
+          await player.chain;
+          const starts = [...player.sources].map((s) => s.buffer.duration);
+          for (let i = 0; i < 500 && player.playing; i++) await new Promise((r) => setTimeout(r, 20));
+          const stopper = new Player(() => {});
+          for (let i = 0; i < 3; i++) stopper.enqueue(long);
+          stopper.stop();  // before the clips are even decoded
+          await stopper.chain;
+          return { played: player.played, order, states, scheduled: starts.length,
+                   stopperPlaying: stopper.playing, stopperPlayed: stopper.played };
+        }""",
+        [_tone_wav_b64(0.15), _tone_wav_b64(2.0)],
+    )
+    assert result["played"] == 3 and result["order"] == [1, 2, 3]
+    assert result["states"] == [True, False]  # one continuous playback, then silence
+    assert result["scheduled"] == 3  # all queued back to back, not one after another ends
+    assert result["stopperPlaying"] is False and result["stopperPlayed"] == 0
+
+
+def test_capture_worklet_turns_48_khz_into_16_khz_pcm16_frames(page: Page, backend: Proc) -> None:
+    page.goto(backend.url + "/")
+    result = page.evaluate(
+        """async () => {
+          const ctx = new OfflineAudioContext(1, 48000, 48000);
+          await ctx.audioWorklet.addModule("/js/pcm-worklet.js");
+          const osc = new OscillatorNode(ctx, { frequency: 440 });
+          const node = new AudioWorkletNode(ctx, "pcm16-capture");
+          const frames = [];
+          node.port.onmessage = (e) => frames.push(new Int16Array(e.data));
+          osc.connect(node).connect(ctx.destination);
+          osc.start();
+          await ctx.startRendering();
+          for (let i = 0; i < 50 && frames.length < 10; i++) await new Promise((r) => setTimeout(r, 20));
+          const all = frames.flatMap((f) => Array.from(f));
+          let crossings = 0;
+          for (let i = 1; i < all.length; i++) if ((all[i - 1] < 0) !== (all[i] < 0)) crossings++;
+          const sizes = [...new Set(frames.map((f) => f.length))];
+          return { frames: frames.length, sizes, samples: all.length, crossings,
+                   peak: Math.max(...all.map(Math.abs)) };
+        }"""
+    )
+    assert result["sizes"] == [1600]  # 100 ms frames at 16 kHz
+    assert 9 <= result["frames"] <= 10  # one second of audio, the last partial frame held back
+    assert abs(result["crossings"] - 2 * 440 * result["samples"] / 16000) <= 10  # still a 440 Hz tone
+    assert result["peak"] > 30000  # full scale sine → near full-scale PCM16

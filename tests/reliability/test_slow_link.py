@@ -46,7 +46,15 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, TcpPr
             unanswered_connects() as stuck,
         ):
             data = tmp_path_factory.mktemp("slow-link")
-            config = router_config(data / "router.yaml", [(MODEL, proxy.url), ("stuck-connect", stuck)])
+            # Through the same slow proxy, but with a generous first-byte limit of its own: the
+            # delayed request and first reply take a few delays, the gaps between chunks one each.
+            slow_chunks = {
+                "model_name": "slow-chunks",
+                "litellm_params": {"model": f"ollama/{MODEL}", "api_base": proxy.url, "stream_timeout": 60},
+            }
+            config = router_config(
+                data / "router.yaml", [(MODEL, proxy.url), ("stuck-connect", stuck)], extra=[slow_chunks]
+            )
             env = {
                 "HARVIS_LLM_CONFIG": str(config),
                 "HARVIS_LLM__CONNECT_TIMEOUT_S": str(CONNECT_S),
@@ -108,7 +116,8 @@ def test_first_byte_limit(client: httpx.Client, link: tuple[Proc, TcpProxy]) -> 
 def test_between_chunks_limit(client: httpx.Client, link: tuple[Proc, TcpProxy]) -> None:
     _, proxy = link
     proxy.delay(CHUNK_S + 1.0)  # the first byte still arrives in time; the gaps are too long
-    events = chat_events(client, {"message": STORY, "options": {"num_predict": 400, "seed": 2}}, timeout=60)
+    payload = {"message": STORY, "model": "slow-chunks", "options": {"num_predict": 400, "seed": 2}}
+    events = chat_events(client, payload, timeout=120)
     error = final_error(events)
     assert error["code"] in ("stream_broken", "upstream_timeout"), error
     assert f"no next chunk within {CHUNK_S:g}s" in error["message"], error

@@ -61,11 +61,14 @@ async function setUpAdminToggle(user) {
     showBanner(err);
   }
   box.addEventListener("change", async () => {
+    box.disabled = true; // until the server has it
     try {
       box.checked = (await api.setAdminSettings({ allow_signup: box.checked })).allow_signup;
     } catch (err) {
       box.checked = !box.checked;
       showBanner(err);
+    } finally {
+      box.disabled = false;
     }
   });
 }

@@ -25,7 +25,7 @@ function el(tag, props = {}, ...children) {
 export function mountVoice(panel, ctx) {
   const link = el("link", { rel: "stylesheet", href: new URL("../voice.css", import.meta.url).href });
   document.head.append(link);
-  const mic = el("button", { type: "button", className: "primary mic", textContent: "🎤 Talk" });
+  const mic = el("button", { type: "button", className: "primary mic", textContent: "Talk" });
   mic.setAttribute("aria-label", "Talk");
   mic.setAttribute("aria-pressed", "false");
   const handsFree = el("input", { type: "checkbox", id: "hands-free" });
