@@ -124,7 +124,9 @@ def _tone_wav_b64(seconds: float, rate: int = 22050) -> str:
     frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate))) for i in range(n))
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate)
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
         w.writeframes(frames)
     return base64.b64encode(buf.getvalue()).decode()
 

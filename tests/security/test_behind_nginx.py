@@ -4,14 +4,17 @@ and only GET/HEAD for the static UI."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.security.conftest import Hardened
 from tests.support.nginx import running_nginx
 from tests.support.processes import Proc
+from tests.support.reliability import wait_until
 
 pytestmark = pytest.mark.slow
 HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
@@ -95,3 +98,18 @@ def test_sign_in_limit_sees_the_real_client_behind_nginx(nginx: Proc, hardened: 
     r = attempt("127.0.0.2", password, 99)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert attempt("127.0.0.3", password, 100).status_code == 200, "another client is not blocked"
+
+
+def test_a_websocket_token_stays_out_of_the_nginx_access_log(nginx: Proc, hardened: Hardened) -> None:
+    """Browsers cannot set headers on a WebSocket, so clients may pass ?token=; nginx's access
+    log (the container's stdout, collected by the cluster) must not keep it."""
+    ws_url = nginx.url.replace("http://", "ws://") + f"/api/voice/ws?token={hardened.token}"
+    with connect(ws_url, open_timeout=30) as ws:
+        ws.send(json.dumps({"type": "cancel"}))
+    access_log = nginx.log_path.parent / "access.log"
+    line = wait_until(
+        lambda: next((ln for ln in access_log.read_text().splitlines() if "/api/voice/ws" in ln), None),
+        timeout=30,
+        what="nginx logs the WebSocket request",
+    )
+    assert hardened.token not in access_log.read_text(), f"the token is in nginx's access log: {line[:160]}"

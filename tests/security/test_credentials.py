@@ -22,7 +22,7 @@ def socket_refuses(client: object, credential: str) -> None:
 
 
 def test_an_expired_token_is_refused_everywhere(tmp_path: Path) -> None:
-    with app_client(tmp_path, token_ttl_s=2) as client:
+    with app_client(tmp_path, token_ttl_s=6) as client:
         token = account(client, "shortlived")
         assert client.get("/api/auth/me", headers=bearer(token)).status_code == 200
         wait_until(

@@ -59,7 +59,9 @@ def stop_pid(popen: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
         popen.wait(timeout=10)
 
 
-def wait_http(url: str, popen: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 120.0) -> None:
+def wait_http(
+    url: str, popen: subprocess.Popen[bytes] | None, log: Path | None, timeout: float = 120.0
+) -> None:
     """Poll `url` until it answers (any status < 500), the process dies, or time runs out."""
     deadline = time.monotonic() + timeout
     last = ""

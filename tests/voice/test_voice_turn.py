@@ -115,7 +115,9 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
 
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
         w.writeframes(b"\0\0" * 16000)
     events = voice_turn(alice, buf.getvalue(), session_id=alice_session)
     assert events == [("error", {"code": "no_speech", "message": "No speech was heard in the audio.",

@@ -15,8 +15,11 @@ from harvis.pipeline.events import SessionStarted
 
 
 class TranscriptLike(Protocol):
-    text: str
-    language: str | None
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def language(self) -> str | None: ...
 
 
 class SpeechPort(Protocol):
