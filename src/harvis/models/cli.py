@@ -45,21 +45,32 @@ def _list(models_dir: Path) -> int:
 
     print(f"model cache: {models_dir}")
     print(f"{'NAME':<22}{'KIND':<9}{'SOURCE':<12}{'CACHED':<10}{'SIZE':>10}  DESCRIPTION")
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, str, int]] = []
     for entry in catalog.CATALOG.values():
-        installed = all(p.locate() is not None for p in entry.parts)
+        located = [p.locate() for p in entry.parts]
+        installed = all(path is not None for path in located)
         source = ("parts" if entry.assembled else "package") + ("" if installed else "?")
-        rows.append((entry.name, entry.kind, source, entry.description))
-    rows += [(m.name, m.kind, "hub", m.description) for m in REMOTE.values()]
-    for name, kind, source, description in rows:
+        # What the model weighs where it lies now (the package), so the column means something
+        # before anything is fetched into the cache.
+        in_place = sum(_size(path) for path in located if path is not None) if installed else entry.size
+        rows.append((entry.name, entry.kind, source, entry.description, in_place))
+    rows += [(m.name, m.kind, "hub", m.description, 0) for m in REMOTE.values()]
+    for name, kind, source, description, in_place in rows:
         directory = model_dir(name, models_dir)
         files = read_manifest(directory) or {}
         cached = "yes" if is_present(directory) else ("broken" if files else "no")
-        size = sum(int(i["size"]) for i in files.values())
-        print(f"{name:<22}{kind:<9}{source:<12}{cached:<10}{size / 1e6:>8.1f}MB  {description}")
+        size = sum(int(i["size"]) for i in files.values()) or in_place
+        shown = f"{size / 1e6:>8.1f}MB" if size else f"{'-':>10}"
+        print(f"{name:<22}{kind:<9}{source:<12}{cached:<10}{shown}  {description}")
     print("SOURCE: package = used in place from an installed package (fetch copies it into the cache); "
           "parts = assembled from packages; hub = downloaded; '?' = its package is not installed")
     return 0
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
 
 
 def _fetch(args: argparse.Namespace, settings: Settings, models_dir: Path) -> int:
