@@ -73,6 +73,9 @@ class SpeechSettings(BaseModel):
     stt_threads: int = 1
     tts_engine: str = "piper"  # piper | chatterbox
     tts_voice: str = "joe"
+    # onnxruntime threads for Piper. Its default (every core, busy-waiting) starves the LLM that
+    # generates beside it during a streamed voice turn.
+    tts_threads: int = 1
     preload: bool = False  # load at start-up instead of on first use
     max_upload_mb: int = 25
     max_audio_s: float = 120.0

@@ -16,8 +16,9 @@ _PHONEMIZE_LOCK = threading.Lock()
 class PiperEngine:
     name = "piper"
 
-    def __init__(self, model_path: Path, *, device: str = "cpu") -> None:
+    def __init__(self, model_path: Path, *, device: str = "cpu", threads: int = 1) -> None:
         self.model_path = model_path
+        self.threads = threads
         self.config_path = Path(f"{model_path}.json")
         self.device = device
         self.sample_rate = 22_050
@@ -28,13 +29,30 @@ class PiperEngine:
         missing = [str(p) for p in (self.model_path, self.config_path) if not p.is_file()]
         if missing:
             raise TTSUnavailable(f"Piper voice files missing: {', '.join(missing)}")
-        from piper import PiperVoice
-
-        self._voice = PiperVoice.load(self.model_path, config_path=self.config_path,
-                                      use_cuda=self.device == "cuda")
+        self._voice = self._load_voice()
         self.sample_rate = int(self._voice.config.sample_rate)
         self._length_scale = float(self._voice.config.length_scale or 1.0)
         return self
+
+    def _load_voice(self) -> Any:
+        import json
+
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+
+        # PiperVoice.load() would give onnxruntime its defaults (a spinning thread per core);
+        # build the session ourselves so the thread count is ours to set.
+        options = onnxruntime.SessionOptions()
+        if self.threads > 0:
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CUDAExecutionProvider"] if self.device == "cuda" else ["CPUExecutionProvider"]
+        session = onnxruntime.InferenceSession(
+            str(self.model_path), sess_options=options, providers=providers
+        )
+        config = PiperConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
+        return PiperVoice(config=config, session=session)
 
     def synthesize(self, text: str, *, voice: VoiceRef, speed: float = 1.0) -> np.ndarray:
         if self._voice is None:

@@ -114,7 +114,7 @@ class SpeechService:
         voice = s.tts_voice
         # A catalogue voice ("joe" → piper-joe) or a path to any Piper .onnx (config beside it).
         source = voice if ("/" in voice or voice.endswith(".onnx")) else f"piper-{voice}"
-        return PiperEngine(self._model_path(source), device=s.device).load()
+        return PiperEngine(self._model_path(source), device=s.device, threads=s.tts_threads).load()
 
     def _load_speaker(self) -> matching.SpeakerEncoder:
         encoder = matching.SpeakerEncoder().load()
