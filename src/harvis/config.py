@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
     llm_config: Path | None = None  # router YAML (LiteLLM model_list shape)
     log_level: str = "info"
+    # Proxies whose X-Forwarded-For is believed (the login limiter keys on the client address).
+    # Loopback = an nginx beside the backend; in Kubernetes set the pod CIDR of the frontend.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     llm: LLMSettings = LLMSettings()
     node: NodeSettings = NodeSettings()

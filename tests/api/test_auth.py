@@ -8,10 +8,10 @@ from tests.api.conftest import PASSWORD, bearer, signup_login
 
 
 async def test_first_account_is_admin_and_later_signups_need_an_admin(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/auth/config")).json() == {"signup_open": True}
+    assert (await client.get("/api/auth/config")).json() == {"signup_open": True, "first_user": True}
     admin = await signup_login(client, "admin")
     assert (await client.get("/api/auth/me", headers=bearer(admin))).json()["is_admin"] is True
-    assert (await client.get("/api/auth/config")).json() == {"signup_open": False}
+    assert (await client.get("/api/auth/config")).json() == {"signup_open": False, "first_user": False}
 
     r = await client.post("/api/auth/signup", json={"username": "bob", "password": PASSWORD})
     assert r.status_code == 403 and r.json()["error"]["code"] == "signup_disabled"

@@ -72,3 +72,6 @@ async def test_responses_carry_security_headers(client: httpx.AsyncClient) -> No
     for r in (await client.get("/health/live"), await client.get("/api/no-such-thing")):
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
+        # A laptop has no nginx: the backend itself forbids inline and foreign scripts.
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp

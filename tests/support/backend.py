@@ -106,7 +106,7 @@ def token_of(client: httpx.Client) -> str:
 
 def iter_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """Server-Sent Events of a streaming response as (event name, data); unnamed ones are "message"."""
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in response.iter_lines():
         if line == "":
             if data:

@@ -44,6 +44,7 @@ class LoginOut(BaseModel):
 
 class SignupConfig(BaseModel):
     signup_open: bool
+    first_user: bool = False  # no account yet: the one signing up becomes admin
 
 
 class AdminSettings(BaseModel):
@@ -65,8 +66,9 @@ async def signup_allowed(session: DbSession, state: AppState) -> bool:
 
 @router.get("/api/auth/config", response_model=SignupConfig)
 async def auth_config(session: DbSession, state: AppState) -> SignupConfig:
-    open_ = await users.count_users(session) == 0 or await signup_allowed(session, state)
-    return SignupConfig(signup_open=open_)
+    first = await users.count_users(session) == 0
+    open_ = first or await signup_allowed(session, state)
+    return SignupConfig(signup_open=open_, first_user=first)
 
 
 @router.post("/api/auth/signup", status_code=201, response_model=UserOut)

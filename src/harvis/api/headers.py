@@ -8,6 +8,14 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
+    # The same self-only policy nginx sends: the UI has no inline script or style and loads
+    # nothing from other origins, so injected markup can run nothing.
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        b"media-src 'self' blob: data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        b"base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    ),
 ]
 
 

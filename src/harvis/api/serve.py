@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)
-    # Trusts X-Forwarded-For only from loopback (the nginx beside it in the pod), so the login
+    # Trusts X-Forwarded-For only from the configured proxies (loopback by default), so the login
     # limiter sees real client addresses without letting clients pick their own.
     uvicorn.run(
         app,
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )
     return 0
