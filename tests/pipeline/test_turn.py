@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from harvis.config import PipelineSettings
-from harvis.llm.types import Delta, StreamBroken, Unavailable
+from harvis.llm.types import Delta, NoCapacity, StreamBroken, Unavailable
 from harvis.pipeline import events as ev
 from harvis.pipeline.turn import TurnOptions, VoiceTurn
 from harvis.pipeline.wav import wav_seconds
@@ -138,6 +138,15 @@ async def test_llm_unavailable_before_the_first_token_is_an_error_event() -> Non
     assert isinstance(err, ev.Error) and err.code == "llm_unavailable" and err.message_id == "a1"
     assert recorder.answers[0]["status"] == "error" and "no node" in recorder.answers[0]["error"]
     assert speech.spoken == []
+
+
+async def test_a_busy_llm_tells_the_client_when_to_retry() -> None:
+    llm = ScriptedLLM([NoCapacity("every node is busy", retry_after=4.0)])
+    turn, _speech, _recorder = make_turn(llm)
+    got = await collect(turn.events(b"x"))
+    err = got[-1]
+    assert isinstance(err, ev.Error) and err.code == "no_capacity"
+    assert err.payload()["retry_after"] == 4.0 and ev.to_ws(err)["retry_after"] == 4.0
 
 
 async def test_a_stream_broken_mid_answer_speaks_what_came_and_saves_the_partial_answer() -> None:

@@ -116,10 +116,14 @@ class Error:
     code: str
     message: str
     message_id: str | None = None
+    retry_after: float | None = None  # seconds, when the LLM was busy (no_capacity)
     name = "error"
 
     def payload(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "message_id": self.message_id}
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "message_id": self.message_id}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
 
 
 TurnEvent = SessionStarted | Transcript | Reasoning | Token | AudioOut | Filler | Fallback | Done | Error

@@ -44,8 +44,9 @@ async def warm_if_cold(llm: LLMPort, model: str, keep_alive: str) -> bool:
         return False
     try:
         await llm.warm(model, keep_alive)
-    except Exception:
-        log.warning("warming %s failed", model, exc_info=True)
+    except Exception as exc:
+        # Expected while a node is down; the turn itself reports the outage to the user.
+        log.warning("warming %s failed: %s", model, exc)
         return False
     return True
 

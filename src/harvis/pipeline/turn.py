@@ -41,9 +41,9 @@ class TurnOptions:
 
 
 class TurnFailed(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.retry_after = code, message, retry_after
 
 
 class VoiceTurn:
@@ -164,7 +164,8 @@ class VoiceTurn:
         self.status = "interrupted" if self._cancelled else "error" if self._error else "complete"
         await self._close()
         if self._error is not None and not self._cancelled:
-            yield ev.Error(self._error.code, self._error.message, self.message_id)
+            yield ev.Error(self._error.code, self._error.message, self.message_id,
+                           self._error.retry_after)
             return
         end = self.end
         usage = {"prompt_tokens": end.prompt_tokens if end else 0,
@@ -177,7 +178,7 @@ class VoiceTurn:
             async for item in self.llm.stream_chat(request):
                 deltas.put_nowait(item)
         except LLMError as exc:
-            deltas.put_nowait(TurnFailed(exc.code, exc.message))
+            deltas.put_nowait(TurnFailed(exc.code, exc.message, exc.retry_after))
         except Exception as exc:  # an LLM layer bug must still end the turn with an error event
             log.exception("voice turn: LLM stream failed")
             deltas.put_nowait(TurnFailed("llm_error", f"The language model failed: {exc}"))
