@@ -35,7 +35,7 @@ run: setup
 	$(BIN)/harvis serve --host $(HOST) --port $(PORT)
 
 test: setup-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint:
 	$(BIN)/ruff check src tests benchmarks

@@ -20,19 +20,21 @@ VIEWPORT = {"width": 1280, "height": 800}
 expect.set_options(timeout=20_000)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and the async tests of later packages cannot start theirs beside it.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     with launched_chromium() as browser:
         yield browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     with running_backend(tmp_path_factory.mktemp("e2e-backend")) as proc:
         yield proc
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(backend: Proc) -> Iterator[httpx.Client]:
     """The first account (admin), who opens sign-up so each test can have its own user."""
     signup(backend.url, "admin")

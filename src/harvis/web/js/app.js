@@ -105,9 +105,11 @@ function startApp(user) {
     onError: showBanner,
   });
 
-  async function openSession(id) {
+  // `fromUser`: a choice in the sidebar closes it (on a phone it covers the chat); the first
+  // open after loading must not, or it shuts a sidebar the user opened meanwhile.
+  async function openSession(id, fromUser = true) {
     hideBanner();
-    setSidebarOpen(false);
+    if (fromUser) setSidebarOpen(false);
     history.replaceState(null, "", id ? `#/s/${id}` : location.pathname);
     sidebar.setActive(id);
     $("chat-title").textContent = id ? sidebar.titleOf(id) : "New chat";
@@ -142,7 +144,7 @@ function startApp(user) {
   mountVoice($("voice-panel"), { api, chat, getModel: () => $("model-select").value, onError: showBanner });
   loadModels();
   setUpAdminToggle(user);
-  sidebar.refresh().then(() => openSession(sessionFromHash()));
+  sidebar.refresh().then(() => openSession(sessionFromHash(), false));
 }
 
 async function boot() {
