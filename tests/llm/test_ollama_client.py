@@ -128,10 +128,11 @@ async def test_stall_between_chunks_hits_the_chunk_limit(fake: FakeOllama) -> No
     try:
         with pytest.raises(UpstreamTimeout, match=r"no next chunk within 0\.3s"):
             await collect(client)
+        # Still stalled: the server can only see us leave, not finish the answer first.
+        await until(lambda: fake.chats()[-1].client_left)
     finally:
         fake.release.set()
         await client.aclose()
-    await until(lambda: fake.chats()[-1].client_left)
 
 
 async def test_consumer_that_stops_early_closes_the_response(fake: FakeOllama) -> None:

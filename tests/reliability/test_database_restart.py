@@ -47,6 +47,10 @@ class Traffic:
                     self.results.append((title, r.status_code, body))
                 except httpx.TimeoutException:
                     self.results.append((title, -1, None))  # a hang: the assertions below fail on it
+                except httpx.TransportError as exc:
+                    # A dropped connection instead of an answer: recorded (and failed on below)
+                    # rather than ending the traffic loop.
+                    self.results.append((title, -2, {"transport_error": repr(exc)}))
                 time.sleep(0.02)  # pacing only: nothing waits on this
 
     def count(self, ok: bool, since: int = 0) -> int:

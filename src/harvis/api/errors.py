@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from harvis.store.outage import DATABASE_ERRORS, database_down
 
 log = logging.getLogger(__name__)
 
@@ -97,39 +98,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, status, _CODES.get(status, "http_error"), message, exc.headers)
 
 
-# Failures that mean "the database cannot be reached right now", not "this request is wrong".
-# asyncpg's refused connect is not wrapped by SQLAlchemy, hence the bare ConnectionError.
-_DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError)
 DB_RETRY_AFTER_S = "5"
 
 
-def _database_down(exc: BaseException) -> bool:
-    # SQLAlchemy wraps driver errors, its asyncpg adapter wraps them again, and a refused connect
-    # comes unwrapped: look along the chain of causes (a few links at most).
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, _DB_DOWN) or type(seen).__name__ in _ASYNCPG_DOWN:
-            return True
-        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-# asyncpg names its connection failures by class; matching names avoids importing the driver.
-_ASYNCPG_DOWN = {"CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError",
-                 "AdminShutdownError", "CrashShutdownError"}
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if _database_down(exc):
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Database and driver errors, handled here rather than by the catch-all so that Starlette
+    does not re-raise them after answering (which drops the client's connection)."""
+    if database_down(exc):
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
                     type(exc).__name__)
         return error_response(request, 503, "database_unavailable",
                               "the database is not reachable right now; try again shortly",
                               {"Retry-After": DB_RETRY_AFTER_S})
+    return await _unexpected(request, exc)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, "internal_error", "the server hit an internal error")
 
@@ -138,4 +122,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for kind in DATABASE_ERRORS:
+        app.add_exception_handler(kind, _database_error)
     app.add_exception_handler(Exception, _unexpected)

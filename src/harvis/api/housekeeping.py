@@ -9,6 +9,7 @@ from datetime import timedelta
 from harvis.store import chats, credentials
 from harvis.store.db import Database
 from harvis.store.models import utcnow
+from harvis.store.outage import database_down
 
 log = logging.getLogger(__name__)
 
@@ -39,5 +40,8 @@ async def sweep_forever(db: Database) -> None:
         await asyncio.sleep(SWEEP_EVERY_S)
         try:
             await sweep(db, at_start=False)
-        except Exception:  # a database blip must not end the sweeper
-            log.exception("housekeeping sweep failed")
+        except Exception as exc:  # a database blip must not end the sweeper
+            if not database_down(exc):
+                log.exception("housekeeping sweep failed")
+            else:
+                log.warning("housekeeping sweep skipped: database unreachable (%s)", type(exc).__name__)

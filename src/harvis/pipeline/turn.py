@@ -158,7 +158,6 @@ class VoiceTurn:
             if item is _END or self._cancelled:
                 break
             if isinstance(item, ev.AudioOut):
-                self.timings.setdefault("first_audio_ms", self._ms(self.t0))
                 self.spoken.append(item.text)
             yield item
         self.status = "interrupted" if self._cancelled else "error" if self._error else "complete"
@@ -245,6 +244,8 @@ class VoiceTurn:
                     parts.append(pcm16(chunk.pcm))
                     rate = chunk.sample_rate
                 if parts:
+                    # Stamped where the audio is made, like total_ms below, so the two compare.
+                    self.timings.setdefault("first_audio_ms", self._ms(self.t0))
                     self._out.put_nowait(ev.AudioOut(index, rate, wav_file(parts, rate), clause))
                     index += 1
                 self._synthesizing = False
