@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,7 +14,21 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from harvis.api import auth, chat, health, housekeeping, keys, metrics, models, openai_compat, sessions
+from harvis.api import (
+    audio,
+    auth,
+    chat,
+    health,
+    housekeeping,
+    keys,
+    metrics,
+    models,
+    openai_compat,
+    sessions,
+    speech_models,
+    voice,
+    voices,
+)
 from harvis.api.embedded_node import EmbeddedNode
 from harvis.api.errors import install_error_handlers
 from harvis.api.headers import SecurityHeadersMiddleware
@@ -23,22 +36,14 @@ from harvis.api.limits import BodyLimitMiddleware
 from harvis.api.ratelimit import SlidingWindowLimiter
 from harvis.api.secret import resolve_secret
 from harvis.config import Settings
+from harvis.speech.service import SpeechService
 from harvis.store.db import Database
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-# Routers of other parts, included when their modules exist.
-OPTIONAL_ROUTERS = ("harvis.api.voices", "harvis.api.audio", "harvis.api.speech_models", "harvis.api.voice")
-
-
-def _optional_module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise  # the module exists but something it needs is missing: say so loudly
+ROUTERS = (health, metrics, auth, keys, sessions, chat, models, openai_compat, voices, audio, speech_models,
+           voice)
 
 
 async def _start_router(app: FastAPI, settings: Settings, stack: AsyncExitStack, start_node: bool) -> None:
@@ -61,10 +66,7 @@ async def _start_router(app: FastAPI, settings: Settings, stack: AsyncExitStack,
 
 
 async def _start_speech(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> None:
-    service_module = _optional_module("harvis.speech.service")
-    if service_module is None:
-        return
-    speech = service_module.SpeechService.from_settings(settings)
+    speech = SpeechService.from_settings(settings)
     await speech.start()
     stack.push_async_callback(speech.close)
     app.state.speech = speech
@@ -124,12 +126,8 @@ def create_app(settings: Settings, *, router: Any = None, start_node: bool = Tru
             allow_headers=["*"],
         )
     app.add_middleware(metrics.MetricsMiddleware)
-    for module in (health, metrics, auth, keys, sessions, chat, models, openai_compat):
+    for module in ROUTERS:
         app.include_router(module.router)
-    for name in OPTIONAL_ROUTERS:
-        optional = _optional_module(name)
-        if optional is not None:
-            app.include_router(optional.router)
     if (WEB_DIR / "index.html").exists():
         # Last, so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
