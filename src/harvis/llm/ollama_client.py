@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from harvis.llm.types import (
     UpstreamError,
     UpstreamTimeout,
 )
-from harvis.llm.upstream import ChatChunk
+from harvis.llm.upstream import ChatChunk, lines_within_limits
 
 # Small requests (/api/ps, /api/tags, /api/version) are answered at once by a live node.
 INFO_TIMEOUT_S = 5.0
@@ -106,28 +107,16 @@ class OllamaClient:
         try:
             if response.status_code != 200:
                 raise await self._status_error(response)
-            lines = response.aiter_lines()
-            got_first = False
-            while True:
-                deadline = loop.time() + self.chunk_timeout_s if got_first else first_deadline
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        line = await anext(lines)
-                except StopAsyncIteration:
-                    raise UpstreamError(f"{self.base_url}: stream ended before done") from None
-                except TimeoutError:
-                    what = "next chunk" if got_first else "first chunk"
-                    limit = self.chunk_timeout_s if got_first else first_limit
-                    raise UpstreamTimeout(f"{self.base_url}: no {what} within {limit:g}s") from None
-                except httpx.HTTPError as exc:
-                    raise UpstreamError(f"{self.base_url}: stream failed: {exc!r}") from exc
-                if not line:
-                    continue
-                got_first = True
-                chunk = self._parse_line(line)
-                yield chunk
-                if chunk.done:
-                    return
+            lines = lines_within_limits(
+                response, base_url=self.base_url, first_deadline=first_deadline, first_limit=first_limit,
+                chunk_limit=self.chunk_timeout_s, counts=bool, ended="stream ended before done",
+            )
+            async with aclosing(lines):
+                async for line in lines:
+                    chunk = self._parse_line(line)
+                    yield chunk
+                    if chunk.done:
+                        return
         finally:
             await response.aclose()
 

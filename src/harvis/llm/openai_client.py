@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from harvis.llm.types import (
     UpstreamError,
     UpstreamTimeout,
 )
-from harvis.llm.upstream import ChatChunk
+from harvis.llm.upstream import ChatChunk, lines_within_limits
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 
@@ -119,43 +120,31 @@ class OpenAIClient:
     async def _events(
         self, response: httpx.Response, first_deadline: float, first_limit: float
     ) -> AsyncGenerator[ChatChunk, None]:
-        loop = asyncio.get_running_loop()
-        lines = response.aiter_lines()
-        got_first = False
         finish = ""
         usage = (0, 0)
-        while True:
-            deadline = loop.time() + self.chunk_timeout_s if got_first else first_deadline
-            try:
-                async with asyncio.timeout_at(deadline):
-                    line = await anext(lines)
-            except StopAsyncIteration:
-                raise UpstreamError(f"{self.base_url}: stream ended without [DONE]") from None
-            except TimeoutError:
-                limit = self.chunk_timeout_s if got_first else first_limit
-                raise UpstreamTimeout(f"{self.base_url}: no data within {limit:g}s") from None
-            except httpx.HTTPError as exc:
-                raise UpstreamError(f"{self.base_url}: stream failed: {exc!r}") from exc
-            if not line.startswith("data:"):
-                continue  # blank separators, comments, `event:` lines
-            got_first = True
-            payload = line[5:].strip()
-            if payload == "[DONE]":
-                yield ChatChunk(done=True, done_reason=finish or "stop",
-                                prompt_tokens=usage[0], completion_tokens=usage[1])
-                return
-            try:
-                data = json.loads(payload)
-            except ValueError:
-                raise UpstreamError(f"{self.base_url}: bad event: {payload[:200]!r}") from None
-            if "error" in data:
-                raise UpstreamError(f"{self.base_url}: {json.dumps(data['error'])[:300]}")
-            if data.get("usage"):
-                usage = (int(data["usage"].get("prompt_tokens") or 0),
-                         int(data["usage"].get("completion_tokens") or 0))
-            for choice in data.get("choices") or []:
-                delta = choice.get("delta") or {}
-                finish = choice.get("finish_reason") or finish
-                thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
-                if delta.get("content") or thinking:
-                    yield ChatChunk(content=delta.get("content") or "", thinking=thinking)
+        async with aclosing(lines_within_limits(
+            response, base_url=self.base_url, first_deadline=first_deadline, first_limit=first_limit,
+            chunk_limit=self.chunk_timeout_s, counts=lambda line: line.startswith("data:"),
+            ended="stream ended without [DONE]",  # blank separators, comments and `event:` lines don't count
+        )) as lines:
+            async for line in lines:
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    yield ChatChunk(done=True, done_reason=finish or "stop",
+                                    prompt_tokens=usage[0], completion_tokens=usage[1])
+                    return
+                try:
+                    data = json.loads(payload)
+                except ValueError:
+                    raise UpstreamError(f"{self.base_url}: bad event: {payload[:200]!r}") from None
+                if "error" in data:
+                    raise UpstreamError(f"{self.base_url}: {json.dumps(data['error'])[:300]}")
+                if data.get("usage"):
+                    usage = (int(data["usage"].get("prompt_tokens") or 0),
+                             int(data["usage"].get("completion_tokens") or 0))
+                for choice in data.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    finish = choice.get("finish_reason") or finish
+                    thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
+                    if delta.get("content") or thinking:
+                        yield ChatChunk(content=delta.get("content") or "", thinking=thinking)
