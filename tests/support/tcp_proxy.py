@@ -56,6 +56,7 @@ class TcpProxy:
 
     def stop(self) -> None:
         self._call(self._close_all(reset=False, stop_listening=True))
+        self._call(self._cancel_connections())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -86,6 +87,13 @@ class TcpProxy:
         return future.result(timeout=10)
 
     # -- inside the proxy's loop -------------------------------------------------------------
+    async def _cancel_connections(self) -> None:
+        """End the per-connection tasks so none is left pending when the loop closes."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _listen(self) -> None:
         if self._server is None:
             self._server = await asyncio.start_server(self._accept, self.host, self.port, reuse_address=True)
