@@ -144,7 +144,10 @@ function startApp(user) {
   mountVoice($("voice-panel"), { api, chat, getModel: () => $("model-select").value, onError: showBanner });
   loadModels();
   setUpAdminToggle(user);
-  sidebar.refresh().then(() => openSession(sessionFromHash(), false));
+  sidebar.refresh().then(() => {
+    // Someone quick may have started asking while the list loaded: leave that conversation be.
+    if (!chat.busy && chat.sessionId === null) openSession(sessionFromHash(), false);
+  });
 }
 
 async function boot() {
