@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from tests.support.llm_node import SMALL_MODEL, llm_node, metric
+from tests.support.processes import wait_until
 
 COUNTING = {"model": SMALL_MODEL, "raw": True, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
             "options": {"temperature": 0, "num_predict": 1500}}
@@ -21,15 +21,6 @@ def loaded(client: httpx.Client) -> dict[str, dict[str, object]]:
 
 def expires(entry: dict[str, object]) -> datetime:
     return datetime.fromisoformat(str(entry["expires_at"]).replace("Z", "+00:00"))
-
-
-def wait_until(check: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_load_unload_and_keep_alive_in_ps(http: httpx.Client) -> None:
@@ -55,7 +46,8 @@ def test_model_expires_in_the_background(http: httpx.Client) -> None:
     r = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
                                          "keep_alive": "300ms", "options": {"num_predict": 1}})
     assert r.json()["load_duration"] >= 0
-    wait_until(lambda: SMALL_MODEL not in loaded(http), "the 300ms keep-alive to unload the model")
+    wait_until(lambda: SMALL_MODEL not in loaded(http), timeout=30,
+               what="the 300ms keep-alive to unload the model", every=0.05)
     again = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
                                              "options": {"num_predict": 1}}).json()
     assert again["load_duration"] > 0  # it had to load again
@@ -72,7 +64,8 @@ def test_disconnect_stops_generation(http: httpx.Client) -> None:
             assert json.loads(next(lines))["done"] is False
     # The connection is closed now; the node must notice and stop the token loop.
     wait_until(lambda: metric(http, "harvis_llm_node_generations_total", model=SMALL_MODEL,
-                              done_reason="cancelled") == before + 1, "the generation to be cancelled")
+                              done_reason="cancelled") == before + 1,
+               timeout=30, what="the generation to be cancelled", every=0.05)
     tokens_after = metric(http, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion")
     generated = tokens_after - tokens_before
     assert generated < 1500 / 2, f"{generated} tokens: the loop ran on after the client left"
@@ -133,7 +126,7 @@ def test_preload_loads_before_ready() -> None:
             assert r.status_code in (200, 503) and ("loading" in r.text or r.status_code == 200)
             return r.status_code == 200
 
-        wait_until(ready, "the preloaded model to be ready")
+        wait_until(ready, timeout=30, what="the preloaded model to be ready", every=0.05)
         assert SMALL_MODEL in loaded(client)
         first = client.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
                                                    "options": {"num_predict": 1}}).json()

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from tests.support.backend import login, signup, start_backend, token_of
-from tests.support.processes import free_port
-from tests.support.reliability import private_postgres, wait_until
+from tests.support.processes import free_port, wait_until
+from tests.support.reliability import private_postgres
 
 pytestmark = pytest.mark.slow
 MAX_REQUESTS = 2000  # the traffic loop is bounded in count as well as in time

@@ -15,8 +15,8 @@ import pytest
 
 from tests.support.backend import login, signup, start_backend
 from tests.support.llm_node import start_llm_node
-from tests.support.processes import Proc, free_port
-from tests.support.reliability import chat_events, router_config, streamed_text, wait_until
+from tests.support.processes import Proc, free_port, wait_until
+from tests.support.reliability import chat_events, router_config, streamed_text
 
 pytestmark = pytest.mark.slow
 MODEL = "smollm2:135m"

@@ -11,8 +11,8 @@ import pytest
 
 from tests.support.backend import login, signup, start_backend
 from tests.support.llm_node import start_llm_node
-from tests.support.processes import free_port
-from tests.support.reliability import chat_events, wait_until
+from tests.support.processes import free_port, wait_until
+from tests.support.reliability import chat_events
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,7 @@ from websockets.sync.client import connect
 
 from tests.security.conftest import Hardened
 from tests.support.nginx import running_nginx
-from tests.support.processes import Proc
-from tests.support.reliability import wait_until
+from tests.support.processes import Proc, wait_until
 
 pytestmark = pytest.mark.slow
 HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}

@@ -10,7 +10,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from tests.security.inprocess import PASSWORD, account, app_client, bearer
-from tests.support.reliability import wait_until
+from tests.support.processes import wait_until
 
 
 def socket_refuses(client: object, credential: str) -> None:

@@ -8,7 +8,6 @@ endpoints fill in), and it finishes deletions. Nothing is actually run.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support.k8s_cluster import Cluster
+from tests.support.processes import wait_until
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -115,11 +115,4 @@ def kubelet_stand_in(cluster: Cluster) -> Iterator[KubeletStandIn]:
 
 def wait_for(check: Any, what: str, timeout: float = 60.0, interval: float = 0.3) -> Any:
     """Poll `check()` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return wait_until(check, timeout=timeout, what=what, every=interval)

@@ -8,10 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,6 +58,18 @@ def stop_pid(popen: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         os.kill(popen.pid, signal.SIGKILL)
         popen.wait(timeout=10)
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll `check` until it returns something truthy (which is returned); fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not true within {timeout}s (last: {last!r})")
 
 
 def wait_http(

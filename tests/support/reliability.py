@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -24,18 +23,6 @@ from tests.support.backend import iter_events
 from tests.support.processes import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def wait_until(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"{what}: not true within {timeout}s (last: {last!r})")
 
 
 def chat_events(
