@@ -86,8 +86,9 @@ def server(args: list[str], url: str, ready: str, env: dict[str, str], log: Path
                 proc.wait(timeout=10)
 
 
-def _measure(client: httpx.Client, url: str, body: dict[str, object],
-             text_of: Callable[[bytes], str]) -> Sample:
+def _measure(
+    client: httpx.Client, url: str, body: dict[str, object], text_of: Callable[[bytes], str]
+) -> Sample:
     start = time.perf_counter()
     first = last = 0.0
     tokens = 0
@@ -128,8 +129,14 @@ def harvis_request(scenario: str, num_predict: int) -> tuple[str, dict[str, obje
 
 
 def llama_server_request(scenario: str, num_predict: int) -> tuple[str, dict[str, object]]:
-    common = {"model": "bench", "stream": True, "temperature": 0, "max_tokens": num_predict,
-              "repeat_penalty": 1.1, "seed": 1}
+    common = {
+        "model": "bench",
+        "stream": True,
+        "temperature": 0,
+        "max_tokens": num_predict,
+        "repeat_penalty": 1.1,
+        "seed": 1,
+    }
     if scenario == "completion":
         return "/v1/completions", {**common, "prompt": COUNT_PROMPT}
     return "/v1/chat/completions", {**common, "messages": CHAT}
@@ -160,8 +167,9 @@ def summarize(name: str, samples: dict[str, list[Sample]]) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="smollm2:135m", help="catalogue name (default smollm2:135m)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=20, help="rounds per scenario (each hits both servers)")
@@ -172,21 +180,56 @@ def main() -> int:
 
     gguf = catalog.resolve(args.model, Settings().resolved_models_dir)
     logs = Path(tempfile.mkdtemp(prefix="bench-llm-node-"))
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-           "HARVIS_NODE__EXTRA_MODELS": f"bench={gguf}", "HARVIS_NODE__NUM_CTX": str(args.n_ctx)}
+    env = {
+        **os.environ,
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        "HARVIS_NODE__EXTRA_MODELS": f"bench={gguf}",
+        "HARVIS_NODE__NUM_CTX": str(args.n_ctx),
+    }
     hp, lp = free_port(), free_port()
     harvis_url, llama_url = f"http://127.0.0.1:{hp}", f"http://127.0.0.1:{lp}"
-    harvis_cmd = [sys.executable, "-m", "harvis.cli", "llm-node", "--port", str(hp),
-                  "--threads", str(args.threads)]
-    llama_cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "bench",
-                 "--host", "127.0.0.1", "--port", str(lp), "--n_threads", str(args.threads),
-                 "--n_threads_batch", str(args.threads), "--n_ctx", str(args.n_ctx), "--verbose", "False"]
-    print(f"model {args.model} ({gguf}), threads {args.threads}, num_predict {args.num_predict}, "
-          f"runs {args.runs}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, logs {logs}")
+    harvis_cmd = [
+        sys.executable,
+        "-m",
+        "harvis.cli",
+        "llm-node",
+        "--port",
+        str(hp),
+        "--threads",
+        str(args.threads),
+    ]
+    llama_cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        "bench",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(lp),
+        "--n_threads",
+        str(args.threads),
+        "--n_threads_batch",
+        str(args.threads),
+        "--n_ctx",
+        str(args.n_ctx),
+        "--verbose",
+        "False",
+    ]
+    print(
+        f"model {args.model} ({gguf}), threads {args.threads}, num_predict {args.num_predict}, "
+        f"runs {args.runs}, OMP_WAIT_POLICY={env['OMP_WAIT_POLICY']}, logs {logs}"
+    )
     results = []
-    with server(harvis_cmd, harvis_url, "/", env, logs / "harvis.log"), \
-            server(llama_cmd, llama_url, "/v1/models", env, logs / "llama_cpp_server.log"), \
-            httpx.Client(timeout=600) as client:
+    with (
+        server(harvis_cmd, harvis_url, "/", env, logs / "harvis.log"),
+        server(llama_cmd, llama_url, "/v1/models", env, logs / "llama_cpp_server.log"),
+        httpx.Client(timeout=600) as client,
+    ):
+
         def run_harvis(scenario: str) -> Sample:
             path, body = harvis_request(scenario, args.num_predict)
             return _measure(client, harvis_url + path, body, _ollama_text)
@@ -207,18 +250,23 @@ def main() -> int:
             summary = summarize(scenario, samples)
             results.append(summary)
             print(json.dumps(summary, indent=2))
-    print("\n| scenario | side | TTFT p50 / p95 (ms) | decode tok/s p50 (p5) | end-to-end tok/s p50 "
-          "| tokens |")
+    print(
+        "\n| scenario | side | TTFT p50 / p95 (ms) | decode tok/s p50 (p5) | end-to-end tok/s p50 | tokens |"
+    )
     print("|---|---|---|---|---|---|")
     for r in results:
         for side in ("harvis", "llama_cpp_server"):
             s = r[side]
             assert isinstance(s, dict)
-            print(f"| {r['scenario']} | {side} | {s['ttft_ms_p50']:.1f} / {s['ttft_ms_p95']:.1f} | "
-                  f"{s['decode_tps_p50']:.1f} ({s['decode_tps_p5']:.1f}) | {s['e2e_tps_p50']:.1f} | "
-                  f"{s['tokens_p50']:.0f} |")
-        print(f"| {r['scenario']} | **harvis / llama_cpp.server** | {r['ratio_ttft']:.2f}× TTFT | "
-              f"{r['ratio_decode_tps']:.2f}× | {r['ratio_e2e_tps']:.2f}× | |")
+            print(
+                f"| {r['scenario']} | {side} | {s['ttft_ms_p50']:.1f} / {s['ttft_ms_p95']:.1f} | "
+                f"{s['decode_tps_p50']:.1f} ({s['decode_tps_p5']:.1f}) | {s['e2e_tps_p50']:.1f} | "
+                f"{s['tokens_p50']:.0f} |"
+            )
+        print(
+            f"| {r['scenario']} | **harvis / llama_cpp.server** | {r['ratio_ttft']:.2f}× TTFT | "
+            f"{r['ratio_decode_tps']:.2f}× | {r['ratio_e2e_tps']:.2f}× | |"
+        )
     return 0
 
 

@@ -55,24 +55,42 @@ def _ndjson_answer(path: str) -> bytes:
     token: Any = "Hi" if key == "response" else {"role": "assistant", "content": "Hi"}
     done: Any = "" if key == "response" else {"role": "assistant", "content": ""}
     first = {"model": MODEL, "created_at": "2026-01-01T00:00:00Z", key: token, "done": False}
-    last = {"model": MODEL, "created_at": "2026-01-01T00:00:00Z", key: done, "done": True,
-            "done_reason": "stop", "total_duration": 1000, "load_duration": 0, "prompt_eval_count": 5,
-            "prompt_eval_duration": 100, "eval_count": 1, "eval_duration": 100}
-    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
-    return (head + _chunk(json.dumps(first).encode() + b"\n") + _chunk(json.dumps(last).encode() + b"\n")
-            + b"0\r\n\r\n")
+    last = {
+        "model": MODEL,
+        "created_at": "2026-01-01T00:00:00Z",
+        key: done,
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 1000,
+        "load_duration": 0,
+        "prompt_eval_count": 5,
+        "prompt_eval_duration": 100,
+        "eval_count": 1,
+        "eval_duration": 100,
+    }
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return (
+        head
+        + _chunk(json.dumps(first).encode() + b"\n")
+        + _chunk(json.dumps(last).encode() + b"\n")
+        + b"0\r\n\r\n"
+    )
 
 
 def _json_answer(body: dict[str, Any]) -> bytes:
     data = json.dumps(body).encode()
     return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
-        len(data), data)
+        len(data),
+        data,
+    )
 
 
 INFO: dict[str, dict[str, Any]] = {
-    "/api/ps": {"models": [{"name": MODEL, "model": MODEL, "size": 1, "size_vram": 0,
-                            "expires_at": "2099-01-01T00:00:00Z"}]},
+    "/api/ps": {
+        "models": [
+            {"name": MODEL, "model": MODEL, "size": 1, "size_vram": 0, "expires_at": "2099-01-01T00:00:00Z"}
+        ]
+    },
     "/api/tags": {"models": [{"name": MODEL, "model": MODEL, "size": 1}]},
     "/api/version": {"version": "0.0.0-bench"},
 }
@@ -130,8 +148,12 @@ async def direct_path(url: str) -> Callable[[], Awaitable[None]]:
 
 def model_list(url: str) -> list[dict[str, Any]]:
     # ollama_chat/ makes LiteLLM use /api/chat as Harvis does (ollama/ would be /api/generate).
-    return [{"model_name": MODEL, "litellm_params": {"model": f"ollama_chat/{MODEL}", "api_base": url,
-                                                      "max_parallel_requests": 64}}]
+    return [
+        {
+            "model_name": MODEL,
+            "litellm_params": {"model": f"ollama_chat/{MODEL}", "api_base": url, "max_parallel_requests": 64},
+        }
+    ]
 
 
 async def harvis_path(url: str) -> tuple[Callable[[], Awaitable[None]], Any]:
@@ -189,8 +211,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def measure(paths: dict[str, Callable[[], Awaitable[None]]], concurrency: int, rounds: int,
-                  warmup: int, seed: int) -> dict[str, Any]:
+async def measure(
+    paths: dict[str, Callable[[], Awaitable[None]]], concurrency: int, rounds: int, warmup: int, seed: int
+) -> dict[str, Any]:
     rng = random.Random(seed)
     samples: dict[str, list[float]] = {name: [] for name in paths}
     paired: dict[str, list[float]] = {name: [] for name in paths if name != "direct"}
@@ -212,11 +235,17 @@ async def measure(paths: dict[str, Callable[[], Awaitable[None]]], concurrency: 
             for name in paired:
                 paired[name].append(medians[name] - medians["direct"])
     ms = 1000.0
-    out: dict[str, Any] = {"concurrency": concurrency, "rounds": rounds,
-                           "requests_per_variant": rounds * concurrency}
+    out: dict[str, Any] = {
+        "concurrency": concurrency,
+        "rounds": rounds,
+        "requests_per_variant": rounds * concurrency,
+    }
     for name, values in samples.items():
-        out[name] = {"p50_ms": _pct(values, 0.5) * ms, "p95_ms": _pct(values, 0.95) * ms,
-                     "cpu_ms_per_request": cpu[name] / len(values) * ms}
+        out[name] = {
+            "p50_ms": _pct(values, 0.5) * ms,
+            "p95_ms": _pct(values, 0.95) * ms,
+            "cpu_ms_per_request": cpu[name] / len(values) * ms,
+        }
     for name, diffs in paired.items():
         out[name]["added_p50_ms"] = out[name]["p50_ms"] - out["direct"]["p50_ms"]
         out[name]["added_p95_ms"] = out[name]["p95_ms"] - out["direct"]["p95_ms"]
@@ -256,8 +285,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         if lite is not None:
             paths["litellm"] = lite
         else:
-            print("LiteLLM is not importable here: measuring direct vs Harvis only (see the docstring)",
-                  file=sys.stderr)
+            print(
+                "LiteLLM is not importable here: measuring direct vs Harvis only (see the docstring)",
+                file=sys.stderr,
+            )
         # LiteLLM's import leaves a very large heap; without this, full collections walking it
         # land on whichever variant happens to allocate at that moment. Same for all variants.
         gc.collect()
@@ -274,19 +305,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _table(results: dict[str, Any]) -> str:
-    header = ("| concurrency | variant | p50 ms | p95 ms | added p50 ms | added p95 ms "
-              "| paired added median ms | CPU ms/request | added CPU ms |")
+    header = (
+        "| concurrency | variant | p50 ms | p95 ms | added p50 ms | added p95 ms "
+        "| paired added median ms | CPU ms/request | added CPU ms |"
+    )
     rows = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in results["results"]:
         for name in ("direct", "harvis", "litellm"):
             if name not in r:
                 continue
             v = r[name]
-            extra = (f"{v['added_p50_ms']:.2f} | {v['added_p95_ms']:.2f} | {v['paired_added_median_ms']:.2f}"
-                     if name != "direct" else "– | – | –")
+            extra = (
+                f"{v['added_p50_ms']:.2f} | {v['added_p95_ms']:.2f} | {v['paired_added_median_ms']:.2f}"
+                if name != "direct"
+                else "– | – | –"
+            )
             added_cpu = f"{v['added_cpu_ms']:.3f}" if name != "direct" else "–"
-            rows.append(f"| {r['concurrency']} | {name} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} | {extra} "
-                        f"| {v['cpu_ms_per_request']:.3f} | {added_cpu} |")
+            rows.append(
+                f"| {r['concurrency']} | {name} | {v['p50_ms']:.2f} | {v['p95_ms']:.2f} | {extra} "
+                f"| {v['cpu_ms_per_request']:.3f} | {added_cpu} |"
+            )
     return "\n".join(rows)
 
 

@@ -27,11 +27,15 @@ from harvis.speech.tts import VoiceRef
 UTTERANCES = {
     "short": "Turn on the lights.",
     "medium": "The weather is sunny and warm today, with a light breeze in the afternoon.",
-    "long": ("We will meet at the station at noon, then walk to the museum together. "
-             "After lunch we can visit the old harbour and take the ferry back before dark."),
+    "long": (
+        "We will meet at the station at noon, then walk to the museum together. "
+        "After lunch we can visit the old harbour and take the ferry back before dark."
+    ),
 }
-ANSWER = ("Sure, I can help with that. The station is two streets to the north. "
-          "Walk past the bakery and turn left at the bridge. You will see it on your right.")
+ANSWER = (
+    "Sure, I can help with that. The station is two streets to the north. "
+    "Walk past the bakery and turn left at the bridge. You will see it on your right."
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -64,19 +68,24 @@ async def bench(repeats: int) -> dict[str, Any]:
             harvis.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
             t0 = time.perf_counter()
-            segments, _ = stt._model.transcribe(audio.samples, language="en", beam_size=1,
-                                                condition_on_previous_text=False)
+            segments, _ = stt._model.transcribe(
+                audio.samples, language="en", beam_size=1, condition_on_previous_text=False
+            )
             list(segments)
             bare.append(time.perf_counter() - t0)
-        out["stt"][name] = {"audio_s": audio.duration_s, "latency_s": summary(harvis),
-                            "rtf": statistics.median(harvis) / audio.duration_s,
-                            "cpu_s": summary(cpu), "cpu_rtf": statistics.median(cpu) / audio.duration_s,
-                            "bare_latency_s": summary(bare),
-                            "overhead_ratio": statistics.median(harvis) / statistics.median(bare)}
+        out["stt"][name] = {
+            "audio_s": audio.duration_s,
+            "latency_s": summary(harvis),
+            "rtf": statistics.median(harvis) / audio.duration_s,
+            "cpu_s": summary(cpu),
+            "cpu_rtf": statistics.median(cpu) / audio.duration_s,
+            "bare_latency_s": summary(bare),
+            "overhead_ratio": statistics.median(harvis) / statistics.median(bare),
+        }
 
     # --- TTS: first chunk vs whole answer; bare = Piper on the whole text at once
     engine = await svc.ensure_tts()
-    plain = svc.builtin(None)
+    plain = svc.builtin_voice
     first, total, audio_s, bare_total, cpu = [], [], 0.0, [], []
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -91,10 +100,15 @@ async def bench(repeats: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         engine.synthesize(ANSWER, voice=plain)
         bare_total.append(time.perf_counter() - t0)
-    out["tts"] = {"audio_s": audio_s, "first_chunk_s": summary(first), "total_s": summary(total),
-                  "rtf": statistics.median(total) / audio_s, "cpu_rtf": statistics.median(cpu) / audio_s,
-                  "bare_total_s": summary(bare_total),
-                  "first_chunk_vs_bare_total": statistics.median(first) / statistics.median(bare_total)}
+    out["tts"] = {
+        "audio_s": audio_s,
+        "first_chunk_s": summary(first),
+        "total_s": summary(total),
+        "rtf": statistics.median(total) / audio_s,
+        "cpu_rtf": statistics.median(cpu) / audio_s,
+        "bare_total_s": summary(bare_total),
+        "first_chunk_vs_bare_total": statistics.median(first) / statistics.median(bare_total),
+    }
 
     # --- matched voice: the WORLD re-synthesis on top of Piper
     ref_chunks = [c async for c in svc.synthesize(UTTERANCES["long"])]
@@ -116,10 +130,14 @@ async def bench(repeats: int) -> dict[str, Any]:
                 got_first = True
         m_total.append(time.perf_counter() - t0)
         m_cpu.append(time.process_time() - c0)
-    out["tts_matched"] = {"fit_s": fit_s, "first_chunk_s": summary(m_first), "total_s": summary(m_total),
-                          "rtf": statistics.median(m_total) / audio_s,
-                          "cpu_rtf": statistics.median(m_cpu) / audio_s,
-                          "total_vs_plain": statistics.median(m_total) / statistics.median(total)}
+    out["tts_matched"] = {
+        "fit_s": fit_s,
+        "first_chunk_s": summary(m_first),
+        "total_s": summary(m_total),
+        "rtf": statistics.median(m_total) / audio_s,
+        "cpu_rtf": statistics.median(m_cpu) / audio_s,
+        "total_vs_plain": statistics.median(m_total) / statistics.median(total),
+    }
     await svc.close()
     return out
 
@@ -131,17 +149,23 @@ def report(r: dict[str, Any]) -> None:
     print("STT (faster-whisper tiny.en int8, 1 thread; latency p50/p95; overhead = Harvis / bare engine)")
     for name, v in r["stt"].items():
         lat = v["latency_s"]
-        print(f"  {name:<7} {v['audio_s']:5.1f} s audio  latency {lat['p50']:.3f}/{lat['p95']:.3f} s  "
-              f"RTF {v['rtf']:.3f} (CPU {v['cpu_rtf']:.3f})  overhead x{v['overhead_ratio']:.3f}")
+        print(
+            f"  {name:<7} {v['audio_s']:5.1f} s audio  latency {lat['p50']:.3f}/{lat['p95']:.3f} s  "
+            f"RTF {v['rtf']:.3f} (CPU {v['cpu_rtf']:.3f})  overhead x{v['overhead_ratio']:.3f}"
+        )
     t = r["tts"]
     print(f"TTS Piper joe ({t['audio_s']:.1f} s of speech, 4 sentences)")
-    print(f"  first chunk {t['first_chunk_s']['p50']:.3f}/{t['first_chunk_s']['p95']:.3f} s  "
-          f"total {t['total_s']['p50']:.3f} s  RTF {t['rtf']:.3f} (CPU {t['cpu_rtf']:.3f})  "
-          f"first chunk / bare whole-text {t['first_chunk_vs_bare_total']:.2f}")
+    print(
+        f"  first chunk {t['first_chunk_s']['p50']:.3f}/{t['first_chunk_s']['p95']:.3f} s  "
+        f"total {t['total_s']['p50']:.3f} s  RTF {t['rtf']:.3f} (CPU {t['cpu_rtf']:.3f})  "
+        f"first chunk / bare whole-text {t['first_chunk_vs_bare_total']:.2f}"
+    )
     m = r["tts_matched"]
-    print(f"TTS matched voice (WORLD): fit {m['fit_s']:.2f} s once per voice; first chunk "
-          f"{m['first_chunk_s']['p50']:.3f} s  RTF {m['rtf']:.3f} (CPU {m['cpu_rtf']:.3f})  "
-          f"total vs plain x{m['total_vs_plain']:.2f}")
+    print(
+        f"TTS matched voice (WORLD): fit {m['fit_s']:.2f} s once per voice; first chunk "
+        f"{m['first_chunk_s']['p50']:.3f} s  RTF {m['rtf']:.3f} (CPU {m['cpu_rtf']:.3f})  "
+        f"total vs plain x{m['total_vs_plain']:.2f}"
+    )
 
 
 def main() -> None:

@@ -9,9 +9,35 @@ it, or one section of it, into constructors: deep modules never read the environ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_commas(value: Any) -> Any:
+    """The environment gives lists as comma-separated text; split them here, once."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _name_paths(value: Any) -> Any:
+    """``NAME=PATH,NAME2=PATH2`` -> {NAME: PATH}."""
+    if not isinstance(value, str):
+        return value
+    out: dict[str, str] = {}
+    for item in _split_commas(value):
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"entry {item!r} is not NAME=PATH")
+        out[name.strip()] = path.strip()
+    return out
+
+
+# A list setting: `A,B,C` in the environment, a list everywhere else.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
+NamePaths = Annotated[dict[str, Path], NoDecode, BeforeValidator(_name_paths)]
 
 
 def _default_data_dir() -> Path:
@@ -21,7 +47,8 @@ def _default_data_dir() -> Path:
 class LLMSettings(BaseModel):
     """How the backend reaches LLM nodes (Ollama API) and cloud models."""
 
-    default_model: str = "smollm2:135m"
+    # The best bundled model (benchmarks/quality.py); the tests set smollm2:135m, which is fast.
+    default_model: str = "qwen2.5-coder:1.5b"
     connect_timeout_s: float = 5.0
     # Long enough to cover a cold model load on the node: the node keeps loading even if
     # we give up, so a short value here only wastes the load.
@@ -58,18 +85,20 @@ class NodeSettings(BaseModel):
     # Go duration or seconds, negative = forever, 0 = unload after each request.
     keep_alive: str = "5m"
     # Extra catalogue entries: NAME=PATH.gguf, comma separated.
-    extra_models: str = ""
-    # Models to load at start-up, comma separated ("" = load on first use); /health/ready
+    extra_models: NamePaths = Field(default_factory=dict)
+    # Models to load at start-up, comma separated (none = load on first use); /health/ready
     # answers 503 until they are loaded.
-    preload: str = ""
+    preload: CommaList = Field(default_factory=list)
 
 
 class SpeechSettings(BaseModel):
     """Speech engines: all loaded once per process and kept resident."""
 
     device: str = "cpu"  # cpu | cuda
+    # With device=cuda where CUDA cannot be used: run on the CPU (and report it) instead of failing.
+    cpu_fallback: bool = False
     stt_model: str = "whisper-tiny.en"  # catalogue name or a CTranslate2 directory
-    stt_compute_type: str = "int8"
+    stt_compute_type: str = "default"  # default = float16 on CUDA, int8 on the CPU
     stt_threads: int = 1
     tts_engine: str = "piper"  # piper | chatterbox
     tts_voice: str = "joe"
@@ -129,11 +158,28 @@ class PipelineSettings(BaseModel):
     max_utterance_s: float = 30.0  # a longer utterance is cut and answered
 
 
+class WyomingSettings(BaseModel):
+    """The Wyoming server (Home Assistant's STT, TTS and conversation protocol; no auth)."""
+
+    enabled: bool = False  # `harvis serve` runs it beside the HTTP API (or `harvis serve --wyoming`)
+    uri: str = "tcp://127.0.0.1:10300"  # loopback unless told otherwise: Wyoming has no auth
+    zeroconf: str = ""  # announce over mDNS under this name ("" = no announcement)
+    user: str = ""  # the account whose chats `handle` keeps ("" = the first admin)
+    model: str = ""  # the LLM `handle` answers with ("" = the router's default)
+    max_connections: int = 32
+    max_header_bytes: int = 64 * 1024  # one event's JSON line
+    max_data_bytes: int = 256 * 1024  # its additional JSON data
+    max_payload_bytes: int = 1024 * 1024  # its binary payload (an audio chunk)
+    max_text_chars: int = 10_000  # text to synthesize or to answer, per request
+    idle_timeout_s: float = 300.0  # a connection silent this long is closed
+    conversations: int = 1000  # Home Assistant conversation ids remembered (oldest forgotten)
+
+
 class AuthSettings(BaseModel):
     token_ttl_s: int = 7 * 24 * 3600
     login_attempts_per_minute: int = 10
     allow_signup: bool = False  # after the first (admin) account
-    cors_origins: str = ""  # comma separated; empty = no CORS
+    cors_origins: CommaList = Field(default_factory=list)  # comma separated; none = no CORS
 
 
 class Settings(BaseSettings):
@@ -151,13 +197,14 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Proxies whose X-Forwarded-For is believed (the login limiter keys on the client address).
     # Loopback = an nginx beside the backend; in Kubernetes set the pod CIDR of the frontend.
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: CommaList = Field(default_factory=lambda: ["127.0.0.1"])
 
     llm: LLMSettings = LLMSettings()
     node: NodeSettings = NodeSettings()
     speech: SpeechSettings = SpeechSettings()
     pipeline: PipelineSettings = PipelineSettings()
     auth: AuthSettings = AuthSettings()
+    wyoming: WyomingSettings = WyomingSettings()
 
     @property
     def resolved_models_dir(self) -> Path:

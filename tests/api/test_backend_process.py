@@ -89,7 +89,9 @@ def test_chat_streams_tokens_and_saves_both_messages(alice: httpx.Client) -> Non
     done = events[-1][1]
     assert done["status"] == "complete" and done["message_id"] == ids["assistant_message_id"]
     assert done["served_by"].startswith(SMALL_MODEL + "@") and done["fallback"] is False
-    assert done["timings"]["ttft_ms"] > 0 and done["timings"]["total_ms"] >= done["timings"]["ttft_ms"]
+    assert (
+        done["timings"]["llm_ttft_ms"] > 0 and done["timings"]["total_ms"] >= done["timings"]["llm_ttft_ms"]
+    )
     assert 0 < done["usage"]["completion_tokens"] <= 12
     streamed = "".join(d["text"] for n, d in events if n == "token")
 
@@ -147,7 +149,7 @@ def test_client_that_leaves_stops_the_generation_and_the_answer_is_saved_as_stop
 
 
 def test_a_long_answer_saves_its_progress_while_it_streams(alice: httpx.Client) -> None:
-    """So a crash loses only the last few seconds of an answer (see housekeeping.HEARTBEAT_S)."""
+    """So a crash loses only the last few seconds of an answer (see chats.PROGRESS_EVERY_S)."""
     seen: dict[str, Any] = {}
     with alice.stream("POST", "/api/chat", json={"message": LONG, "options": {"num_predict": 2000}}) as r:
         tokens = 0

@@ -100,12 +100,11 @@ def test_ignore_rules_keep_secrets_and_the_venv_out() -> None:
 
 
 def _cli_accepts(argv: list[str]) -> None:
-    parser, built = build_parser()
+    parser, _module = build_parser(argv[0])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
-        raise AssertionError(f"`harvis {' '.join(argv)}` is not a valid command line "
-                             f"(subcommands built so far: {', '.join(built)})") from exc
+        raise AssertionError(f"`harvis {' '.join(argv)}` is not a valid command line") from exc
     assert args.command == argv[0]
 
 
@@ -163,8 +162,9 @@ def _configmap_env(c: dict) -> dict[str, str]:
 MANIFEST_CONTAINERS = _manifest_containers()
 
 
-@pytest.mark.parametrize("where,container,_raw", MANIFEST_CONTAINERS,
-                         ids=[w for w, _, _ in MANIFEST_CONTAINERS])
+@pytest.mark.parametrize(
+    "where,container,_raw", MANIFEST_CONTAINERS, ids=[w for w, _, _ in MANIFEST_CONTAINERS]
+)
 def test_manifest_commands_exist_in_the_project(where: str, container: dict, _raw: dict) -> None:
     image, tag = container["image"].split(":")
     dockerfile = DOCKER / f"Dockerfile.{image.split('/', 1)[1]}"
@@ -182,9 +182,9 @@ def test_manifest_commands_exist_in_the_project(where: str, container: dict, _ra
         assert words[:2] == ["exec", "harvis"], f"{where}: {line}"
         _cli_accepts(words[2:])
         if words[2:4] == ["models", "fetch"]:
-            from harvis.models.catalog import CATALOG
+            from harvis.models.catalog import names
 
-            assert words[4:] and set(words[4:]) <= set(CATALOG), f"{where}: unknown models {words[4:]}"
+            assert words[4:] and set(words[4:]) <= set(names()), f"{where}: unknown models {words[4:]}"
     else:
         raise AssertionError(f"{where}: unexpected command {command}")
 

@@ -27,8 +27,15 @@ def ctx(**fields: str) -> Context:
 def run_doctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     mine = ("HARVIS_", "DATABASE_URL", "OLLAMA_URL")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(mine)}
-    return subprocess.run([*HARVIS, "doctor", *args], capture_output=True, text=True, cwd=REPO,
-                          env={**clean, "KUBECONFIG": "/nonexistent", **env}, timeout=120, check=False)
+    return subprocess.run(
+        [*HARVIS, "doctor", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**clean, "KUBECONFIG": "/nonexistent", **env},
+        timeout=120,
+        check=False,
+    )
 
 
 def test_speech_probe_waits_for_warm_models() -> None:
@@ -94,20 +101,29 @@ def test_database_postgres_ok_and_refused() -> None:
 
 def test_router_file_good_and_bad(tmp_path: Path) -> None:
     good = tmp_path / "llm.yaml"
-    good.write_text("model_list:\n  - model_name: small\n    litellm_params:\n"
-                    "      model: ollama/smollm2:135m\n      api_base: http://127.0.0.11:11434\n")
+    good.write_text(
+        "model_list:\n  - model_name: small\n    litellm_params:\n"
+        "      model: ollama/smollm2:135m\n      api_base: http://127.0.0.11:11434\n"
+    )
     (ok,) = asyncio.run(router.run(ctx(llm_config=str(good))))
     assert ok.status is Status.OK and "small -> ollama:http://127.0.0.11:11434" in ok.detail
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model_list:\n  - model_name: cloud\n    litellm_params:\n      model: openai/gpt-4o\n"
-                   "      api_key: os.environ/HARVIS_TEST_UNSET_KEY\n")
+    bad.write_text(
+        "model_list:\n  - model_name: cloud\n    litellm_params:\n      model: openai/gpt-4o\n"
+        "      api_key: os.environ/HARVIS_TEST_UNSET_KEY\n"
+    )
     (fail,) = asyncio.run(router.run(ctx(llm_config=str(bad))))
     assert fail.status is Status.FAIL and "HARVIS_TEST_UNSET_KEY" in fail.detail
 
 
 def test_cli_exit_status_and_fixes_for_unreachable_service_names() -> None:
-    result = run_doctor("--only", "ollama,dns", "--timeout", "3",
-                        env={"OLLAMA_URL": "http://harvis-ai-ollama-workstation:11434"})
+    result = run_doctor(
+        "--only",
+        "ollama,dns",
+        "--timeout",
+        "3",
+        env={"OLLAMA_URL": "http://harvis-ai-ollama-workstation:11434"},
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "dns harvis-ai-ollama-workstation" in result.stdout and "FAIL" in result.stdout
     assert "kubectl port-forward" in result.stdout
@@ -125,7 +141,7 @@ def _fake_nvidia_smi(bin_dir: Path) -> None:
     script.write_text(
         "#!/bin/sh\n"
         'case "$*" in\n'
-        '  *--query-gpu=index,name,memory.used,memory.total,utilization.gpu*--format=csv,noheader,nounits*)\n'
+        "  *--query-gpu=index,name,memory.used,memory.total,utilization.gpu*--format=csv,noheader,nounits*)\n"
         '    echo "0, NVIDIA H200, 1024, 143771, 3"; echo "1, NVIDIA H200, 0, 143771, 0";;\n'
         '  *) echo "unknown option" >&2; exit 2;;\n'
         "esac\n"

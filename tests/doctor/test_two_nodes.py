@@ -53,11 +53,14 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
 
 def doctor(nodes: TwoNodes) -> tuple[int, dict[str, dict[str, Any]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HARVIS_", "DATABASE_URL", "OLLAMA_URL"))}
-    env.update({
-        "OLLAMA_URL": nodes.proxy.url,
-        "HARVIS_DATA_DIR": str(nodes.data_dir),
-        "KUBECONFIG": str(nodes.data_dir / "no-such-kubeconfig"),  # a laptop: no cluster
-    })
+    env.update(
+        {
+            "OLLAMA_URL": nodes.proxy.url,
+            "HARVIS_LLM__DEFAULT_MODEL": SMALL_MODEL,  # what the test node serves
+            "HARVIS_DATA_DIR": str(nodes.data_dir),
+            "KUBECONFIG": str(nodes.data_dir / "no-such-kubeconfig"),  # a laptop: no cluster
+        }
+    )
     args = [*HARVIS, "doctor", "--json", "--backend-url", nodes.backend.url, "--timeout", "3"]
     result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False)
     assert result.stdout, result.stderr
@@ -89,8 +92,9 @@ def test_cut_link_is_reported_and_recovers_without_restarts(two_nodes: TwoNodes)
     assert ready(two_nodes).status_code == 200
     two_nodes.proxy.cut()
     try:
-        down = wait_for(lambda: (r := ready(two_nodes)).status_code == 503 and r, "/health/ready to fail",
-                        timeout=60)
+        down = wait_for(
+            lambda: (r := ready(two_nodes)).status_code == 503 and r, "/health/ready to fail", timeout=60
+        )
         llm = down.json()["checks"]["llm"]
         assert llm["ok"] is False
         rc, checks = doctor(two_nodes)

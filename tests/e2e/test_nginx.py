@@ -35,16 +35,26 @@ def nginx(backend: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 
 def test_security_headers_on_pages_assets_and_api(nginx: Proc) -> None:
-    for path, kind in [("/", "text/html"), ("/js/app.js", "javascript"), ("/style.css", "text/css"),
-                       ("/api/auth/config", "application/json"), ("/api/auth/me", "application/json")]:
+    for path, kind in [
+        ("/", "text/html"),
+        ("/js/app.js", "javascript"),
+        ("/style.css", "text/css"),
+        ("/api/auth/config", "application/json"),
+        ("/api/auth/me", "application/json"),
+    ]:
         r = httpx.get(nginx.url + path, timeout=10)
         assert r.status_code in (200, 401), (path, r.status_code)
         assert kind in r.headers["content-type"], (path, r.headers["content-type"])
         for name, value in SECURITY_HEADERS.items():
             assert r.headers.get(name) == value, (path, name, r.headers.get(name))
         csp = r.headers["content-security-policy"]
-        for directive in ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'",
-                          "object-src 'none'", "connect-src 'self'"):
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "connect-src 'self'",
+        ):
             assert directive in csp, (path, directive)
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert "nginx/" not in r.headers.get("server", ""), "nginx must not announce its version"
@@ -145,7 +155,10 @@ def test_the_template_is_valid_nginx_and_safe_for_envsubst(tmp_path: Path) -> No
     """The image's envsubst replaces any ${NAME} it knows: only our four may use braces."""
     text = TEMPLATE.read_text()
     assert set(re.findall(r"\$\{(\w+)\}", text)) == {
-        "HARVIS_LISTEN", "HARVIS_BACKEND", "HARVIS_WEB_ROOT", "HARVIS_MAX_BODY"
+        "HARVIS_LISTEN",
+        "HARVIS_BACKEND",
+        "HARVIS_WEB_ROOT",
+        "HARVIS_MAX_BODY",
     }
     write_config(tmp_path, backend="127.0.0.1:8000", listen="127.0.0.1:8080")
     check = subprocess.run(nginx_command(tmp_path, "-t"), capture_output=True, text=True, timeout=30)

@@ -32,8 +32,11 @@ def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mic_browser(question_wav: Path) -> Iterator[Browser]:
     # %noloop: the question plays once per capture, then silence (the end of the turn)
-    fake_mic = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={question_wav}%noloop"]
+    fake_mic = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={question_wav}%noloop",
+    ]
     with launched_chromium(fake_mic) as browser:
         yield browser
 
@@ -67,8 +70,10 @@ def expect_spoken_exchange(page: Page) -> None:
     assert wait_final(answer) == "complete"
     assert answer.locator(".message-body").inner_text().strip()
     # reply audio played to its end (the player counts clips whose `ended` fired)
-    page.wait_for_function("() => Number(document.getElementById('voice-panel').dataset.played || 0) >= 1",
-                           timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => Number(document.getElementById('voice-panel').dataset.played || 0) >= 1",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
 
 
 def test_hands_free_question_is_heard_and_answered_aloud(mic_page: Page) -> None:
@@ -86,7 +91,9 @@ def test_push_to_talk_click_to_start_and_click_to_send(mic_page: Page, question_
     # keep recording until the fake microphone has played the whole question
     mic_page.wait_for_function(
         "ms => Number(document.getElementById('voice-panel').dataset.recordedMs || 0) >= ms",
-        arg=wav_ms(question_wav) + 600, timeout=60_000)
+        arg=wav_ms(question_wav) + 600,
+        timeout=60_000,
+    )
     mic.click()
     expect_spoken_exchange(mic_page)
     # the exchange is saved as voice messages: it is still there after a reload
@@ -101,14 +108,17 @@ def test_the_stop_control_silences_the_spoken_answer(mic_page: Page, question_wa
     mic.click()
     mic_page.wait_for_function(
         "ms => Number(document.getElementById('voice-panel').dataset.recordedMs || 0) >= ms",
-        arg=wav_ms(question_wav) + 600, timeout=60_000)
+        arg=wav_ms(question_wav) + 600,
+        timeout=60_000,
+    )
     mic.click()
     expect(panel).to_have_attribute("data-state", "speaking", timeout=ANSWER_TIMEOUT_MS)
     mic_page.get_by_role("button", name="Stop voice answer").click()
     expect(panel).to_have_attribute("data-state", "idle")
     answer = answers(mic_page).first
-    mic_page.wait_for_function("el => el.dataset.status !== 'streaming'", arg=answer.element_handle(),
-                               timeout=ANSWER_TIMEOUT_MS)
+    mic_page.wait_for_function(
+        "el => el.dataset.status !== 'streaming'", arg=answer.element_handle(), timeout=ANSWER_TIMEOUT_MS
+    )
     # interrupted when it was still being made, complete when only its playback was left
     assert answer.get_attribute("data-status") in ("complete", "interrupted")
     assert panel.get_attribute("data-state") == "idle"

@@ -26,8 +26,11 @@ def apply_base(cluster: Cluster) -> None:
     # The documented way to create the Secrets (base/secret.example.md), with test values.
     for args in (
         ["harvis-ai-postgres", "--from-literal=POSTGRES_PASSWORD=test-only"],
-        ["harvis-ai-secrets", "--from-literal=HARVIS_SECRET_KEY=test-only",
-         "--from-literal=DATABASE_URL=postgresql://harvis:test-only@harvis-ai-postgres:5432/harvis"],
+        [
+            "harvis-ai-secrets",
+            "--from-literal=HARVIS_SECRET_KEY=test-only",
+            "--from-literal=DATABASE_URL=postgresql://harvis:test-only@harvis-ai-postgres:5432/harvis",
+        ],
     ):
         cluster.kubectl("create", "secret", "generic", "-n", "ai-agents", *args)
 

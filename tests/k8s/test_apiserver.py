@@ -39,15 +39,23 @@ def unschedulable_reason(cluster: Cluster, app: str) -> str:
 
 
 def rollout(cluster: Cluster, deployment: str) -> str:
-    return cluster.kubectl("rollout", "status", f"deploy/{deployment}", *NS, "--timeout=120s",
-                           timeout=150).stdout
+    return cluster.kubectl(
+        "rollout", "status", f"deploy/{deployment}", *NS, "--timeout=120s", timeout=150
+    ).stdout
 
 
 def doctor(cluster: Cluster) -> dict[str, dict]:
     """`harvis doctor --only kube` against this cluster: check name -> check."""
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
-    result = subprocess.run([*HARVIS, "doctor", "--only", "kube", "--json"], capture_output=True, text=True,
-                            env=env, cwd=REPO, timeout=120, check=False)
+    result = subprocess.run(
+        [*HARVIS, "doctor", "--only", "kube", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
     report = json.loads(result.stdout)
     assert (result.returncode == 0) == report["ok"], result.stderr
     return {c["name"]: c for c in report["checks"]}
@@ -62,14 +70,19 @@ def pending_check(cluster: Cluster, app: str) -> dict:
 
 def reset_volumes(cluster: Cluster) -> None:
     """Deleted claims leave their Retain volumes Released: recreate them as an admin would."""
-    cluster.kubectl("delete", "-f", str(MANIFESTS / "base/volumes.example.yaml"), "--wait=true",
-                    "--ignore-not-found")
+    cluster.kubectl(
+        "delete", "-f", str(MANIFESTS / "base/volumes.example.yaml"), "--wait=true", "--ignore-not-found"
+    )
     cluster.kubectl("apply", "-f", str(MANIFESTS / "base/volumes.example.yaml"))
 
 
 def apps_in(*files: Path) -> list[str]:
-    return [d.raw["spec"]["template"]["metadata"]["labels"]["app"]
-            for f in files for d in load_file(f) if d.kind in ("Deployment", "StatefulSet")]
+    return [
+        d.raw["spec"]["template"]["metadata"]["labels"]["app"]
+        for f in files
+        for d in load_file(f)
+        if d.kind in ("Deployment", "StatefulSet")
+    ]
 
 
 @contextmanager
@@ -82,8 +95,10 @@ def applied(cluster: Cluster, *files: Path) -> Iterator[None]:
         for f in reversed(files):
             cluster.kubectl("delete", "-f", str(f), "--wait=true", "--timeout=60s", timeout=90)
         for app in apps_in(*files):
-            wait_for(lambda app=app: not cluster.get_json("pods", *NS, "-l", f"app={app}")["items"],
-                     f"pods of {app} to be gone")
+            wait_for(
+                lambda app=app: not cluster.get_json("pods", *NS, "-l", f"app={app}")["items"],
+                f"pods of {app} to be gone",
+            )
         if any(d.kind == "PersistentVolumeClaim" for f in files for d in load_file(f)):
             reset_volumes(cluster)
 
@@ -111,15 +126,20 @@ def test_workstation_puts_ollama_and_backend_on_their_nodes(cluster: Cluster) ->
         assert endpoints[0]["ports"][0]["port"] == 11434
         claims = cluster.get_json("pvc", *NS)["items"]
         assert {c["metadata"]["name"]: c["status"]["phase"] for c in claims} == {
-            "ollama-model-cache": "Bound", "nfs-ml-models-cache": "Bound", "harvis-ai-data": "Bound"}
+            "ollama-model-cache": "Bound",
+            "nfs-ml-models-cache": "Bound",
+            "harvis-ai-data": "Bound",
+        }
 
 
 def test_a_second_gpu_hungry_replica_stays_pending_with_the_reason(cluster: Cluster) -> None:
     with applied(cluster, BACKEND):
         rollout(cluster, "harvis-ai-backend-workstation")
         cluster.kubectl("scale", "deploy/harvis-ai-backend-workstation", *NS, "--replicas=2")
-        reason = wait_for(lambda: unschedulable_reason(cluster, "harvis-ai-backend-workstation"),
-                          "the second replica's scheduling failure")
+        reason = wait_for(
+            lambda: unschedulable_reason(cluster, "harvis-ai-backend-workstation"),
+            "the second replica's scheduling failure",
+        )
         assert "Insufficient nvidia.com/gpu" in reason
         placed = [p for p in pods(cluster, "harvis-ai-backend-workstation") if p["spec"].get("nodeName")]
         assert len(placed) == 1
@@ -131,8 +151,9 @@ def test_a_wrong_node_label_keeps_ollama_pending_until_fixed(cluster: Cluster) -
     cluster.kubectl("label", "node", "gpu-node-1", "harvis.ai/role=olama", "--overwrite")
     try:
         with applied(cluster, OLLAMA):
-            reason = wait_for(lambda: unschedulable_reason(cluster, "harvis-ai-ollama-workstation"),
-                              "a scheduling failure")
+            reason = wait_for(
+                lambda: unschedulable_reason(cluster, "harvis-ai-ollama-workstation"), "a scheduling failure"
+            )
             assert "node selector" in reason or "node affinity" in reason, reason
             check = pending_check(cluster, "harvis-ai-ollama-workstation")
             assert "gpu-node-1=olama" in check["fix"]
@@ -155,8 +176,10 @@ def test_edge_puts_one_pod_on_the_edge_box_and_needs_time_slicing(cluster: Clust
     set_node_gpus(cluster, "edge-box", 1)
     try:
         with applied(cluster, MERGED):
-            reason = wait_for(lambda: unschedulable_reason(cluster, "harvis-ai-merged-ollama-backend"),
-                              "a scheduling failure")
+            reason = wait_for(
+                lambda: unschedulable_reason(cluster, "harvis-ai-merged-ollama-backend"),
+                "a scheduling failure",
+            )
             assert "Insufficient nvidia.com/gpu" in reason
     finally:
         set_node_gpus(cluster, "edge-box", 2)
@@ -184,8 +207,10 @@ spec:
     cluster.kubectl("apply", "-f", "-", stdin=pv)
     try:
         with applied(cluster, MERGED):
-            reason = wait_for(lambda: unschedulable_reason(cluster, "harvis-ai-merged-ollama-backend"),
-                              "a scheduling failure")
+            reason = wait_for(
+                lambda: unschedulable_reason(cluster, "harvis-ai-merged-ollama-backend"),
+                "a scheduling failure",
+            )
             assert "volume node affinity conflict" in reason, reason
             check = pending_check(cluster, "harvis-ai-merged-ollama-backend")
             assert "edge-cache-on-wrong-node" in check["fix"] and "gpu-node-1" in check["fix"]
@@ -239,14 +264,17 @@ def test_switching_back_reuses_the_retained_model_volume(cluster: Cluster) -> No
     cluster.kubectl("apply", "-f", str(OLLAMA))
     rollout(cluster, "harvis-ai-ollama-workstation")
     cluster.kubectl("delete", "-f", str(OLLAMA), "--wait=true", timeout=90)
-    wait_for(lambda: cluster.get_json("pv", "harvis-ollama-model-cache")["status"].get("phase") == "Released",
-             "the volume to be Released")
+    wait_for(
+        lambda: cluster.get_json("pv", "harvis-ollama-model-cache")["status"].get("phase") == "Released",
+        "the volume to be Released",
+    )
     with applied(cluster, OLLAMA):
-        reason = wait_for(lambda: unschedulable_reason(cluster, "harvis-ai-ollama-workstation"),
-                          "a scheduling failure")
+        reason = wait_for(
+            lambda: unschedulable_reason(cluster, "harvis-ai-ollama-workstation"), "a scheduling failure"
+        )
         assert "persistent volumes to bind" in reason, reason
         check = pending_check(cluster, "harvis-ai-ollama-workstation")
-        patch = "kubectl patch pv harvis-ollama-model-cache -p '{\"spec\":{\"claimRef\":null}}'"
+        patch = 'kubectl patch pv harvis-ollama-model-cache -p \'{"spec":{"claimRef":null}}\''
         assert patch in check["fix"]
         readme = (MANIFESTS / "README.md").read_text()
         assert patch in readme, "the README documents the same command"

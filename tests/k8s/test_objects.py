@@ -194,8 +194,10 @@ def test_seed_ollama_urls_and_services() -> None:
     assert scale["HARVIS_LLM__DISCOVER_DNS"].startswith("harvis-ai-ollama-scaleout.ai-agents.")
 
 
-@pytest.mark.parametrize("topology,env_cm", [("edge", "harvis-ai-backend-config"),
-                                             ("workstation", "harvis-ai-backend-workstation-config")])
+@pytest.mark.parametrize(
+    "topology,env_cm",
+    [("edge", "harvis-ai-backend-config"), ("workstation", "harvis-ai-backend-workstation-config")],
+)
 def test_router_config_parses_and_points_at_ollama_url(topology: str, env_cm: str) -> None:
     text = CONFIGMAPS[f"harvis-ai-llm-{topology}-config"].data["llm.yaml"]
     config = parse_config(yaml.safe_load(text), env={})  # no secrets needed to start
@@ -218,7 +220,7 @@ def test_edge_pod_fits_the_time_sliced_gpu() -> None:
 def test_backend_probes_match_the_health_api() -> None:
     for file in ("backend-workstation.yaml", "merged-ollama-backend.yaml", "backend-scaleout.yaml"):
         backend = next(c for c in _pod(_workload(file)).containers if c.name == "backend")
-        assert backend.readinessProbe.httpGet.path == "/health/ready", file
+        assert backend.readinessProbe.httpGet.path == "/health/live", file
         assert backend.livenessProbe.httpGet.path == "/health/live", file
         assert backend.startupProbe.exec.command == ["python", "-m", "harvis.doctor.probe", "speech"], file
         assert backend.args[:1] == ["serve"], file
@@ -247,8 +249,9 @@ def test_images_are_pinned() -> None:
 def test_models_the_backends_ask_for_are_the_ones_ollama_pulls() -> None:
     pulled = set(CONFIGMAPS["harvis-ai-ollama-config"].data["OLLAMA_PULL_MODELS"].split())
     for topology in ("edge", "workstation"):
-        config = parse_config(yaml.safe_load(CONFIGMAPS[f"harvis-ai-llm-{topology}-config"].data["llm.yaml"]),
-                              env={})
+        config = parse_config(
+            yaml.safe_load(CONFIGMAPS[f"harvis-ai-llm-{topology}-config"].data["llm.yaml"]), env={}
+        )
         assert {d.upstream_model for d in config.deployments if d.provider == "ollama"} <= pulled, topology
         default = CONFIGMAPS[f"harvis-ai-backend{'' if topology == 'edge' else '-workstation'}-config"]
         assert default.data["HARVIS_LLM__DEFAULT_MODEL"] in config.groups, topology

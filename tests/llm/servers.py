@@ -30,8 +30,25 @@ def start_openai_server(host: str, api_key: str, alias: str = "gpt-4o") -> Proc:
     """llama-cpp-python's own OpenAI-compatible server on the bundled GGUF, 1 thread."""
     gguf = resolve(MODEL, Path(tempfile.gettempdir()))
     port = free_port(host)
-    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-            "--n_threads", "1", "--n_ctx", "1024", "--host", host, "--port", str(port), "--api_key", api_key]
+    args = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        alias,
+        "--n_threads",
+        "1",
+        "--n_ctx",
+        "1024",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--api_key",
+        api_key,
+    ]
     log = Path(tempfile.mkdtemp(prefix="harvis-openai-")) / "server.log"
     # /v1/models answers 401 without the key: any answer below 500 means it is up.
     return spawn(args, base_url=f"http://{host}:{port}", log_path=log, ready_path="/v1/models", timeout=90)

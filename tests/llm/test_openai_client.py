@@ -33,8 +33,9 @@ async def test_streams_content_reasoning_usage_and_maps_options(fake: FakeOllama
     fake.api_key = "sk-good"
     fake.behaviour = Behaviour(thinking=["why"], chunks=["Hel", "lo"])
     try:
-        chunks = await collect(fake, options={"temperature": 0.2, "num_predict": 9, "seed": 1, "num_ctx": 99},
-                               format="json")
+        chunks = await collect(
+            fake, options={"temperature": 0.2, "num_predict": 9, "seed": 1, "num_ctx": 99}, format="json"
+        )
     finally:
         fake.api_key = None
     assert "".join(c.content for c in chunks) == "Hello"

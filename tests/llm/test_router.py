@@ -178,8 +178,14 @@ async def test_cooldown_then_recovery_by_itself(pair: tuple[FakeOllama, FakeOlla
 
 async def test_all_busy_waits_then_503_with_retry_after(pair: tuple[FakeOllama, FakeOllama]) -> None:
     a, _ = pair
-    config = {"model_list": [{"model_name": MODEL, "litellm_params": {
-        "model": f"ollama/{MODEL}", "api_base": a.url, "max_parallel_requests": 1}}]}
+    config = {
+        "model_list": [
+            {
+                "model_name": MODEL,
+                "litellm_params": {"model": f"ollama/{MODEL}", "api_base": a.url, "max_parallel_requests": 1},
+            }
+        ]
+    }
     r = await started(config)
     try:
         a.behaviour = Behaviour(stall_after=1)
@@ -276,10 +282,12 @@ async def test_metrics_count_decisions(pair: tuple[FakeOllama, FakeOllama], rout
 async def test_check_reports_reachable_nodes(pair: tuple[FakeOllama, FakeOllama]) -> None:
     a, _ = pair
     dead = f"http://127.0.0.1:{free_port()}"
-    config = {"model_list": [
-        {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": a.url}},
-        {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": dead}},
-    ]}
+    config = {
+        "model_list": [
+            {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": a.url}},
+            {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": dead}},
+        ]
+    }
     r = await started(config)
     try:
         result = await r.check()
@@ -292,7 +300,7 @@ async def test_check_reports_reachable_nodes(pair: tuple[FakeOllama, FakeOllama]
 async def test_without_config_serves_what_ollama_url_lists(pair: tuple[FakeOllama, FakeOllama]) -> None:
     a, _ = pair
     a.models = [MODEL, "qwen2.5-coder:0.5b"]
-    r = Router.from_settings(Settings(ollama_url=a.url, llm=LLMSettings(**FAST)))
+    r = Router.from_settings(Settings(ollama_url=a.url, llm=LLMSettings(**FAST, default_model=MODEL)))
     await r.start()
     try:
         assert {m.name for m in await r.list_models()} == {MODEL, "qwen2.5-coder:0.5b"}
@@ -308,8 +316,20 @@ async def test_dns_discovery_adds_nodes(pair: tuple[FakeOllama, FakeOllama]) -> 
     a, _ = pair
     port = int(a.url.rsplit(":", 1)[1])
     llm = LLMSettings(**{**FAST, "discover_dns": "localhost", "discover_port": port})
-    config = parse_config({"model_list": [{"model_name": "cloud", "litellm_params": {
-        "model": "openai/gpt-4o", "api_base": "http://127.0.0.1:9/v1", "api_key": "x"}}]})
+    config = parse_config(
+        {
+            "model_list": [
+                {
+                    "model_name": "cloud",
+                    "litellm_params": {
+                        "model": "openai/gpt-4o",
+                        "api_base": "http://127.0.0.1:9/v1",
+                        "api_key": "x",
+                    },
+                }
+            ]
+        }
+    )
     r = Router(llm, config)
     await r.start()
     try:
@@ -322,8 +342,11 @@ async def test_dns_discovery_adds_nodes(pair: tuple[FakeOllama, FakeOllama]) -> 
 
 async def test_the_only_deployment_of_a_group_never_cools_down(pair: tuple[FakeOllama, FakeOllama]) -> None:
     a, _ = pair
-    config = {"model_list": [{"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}",
-                                                                       "api_base": a.url}}]}
+    config = {
+        "model_list": [
+            {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": a.url}}
+        ]
+    }
     r = await started(config)
     try:
         a.behaviour = Behaviour(status=500)
@@ -341,11 +364,18 @@ async def test_cloud_fallback_over_the_openai_protocol(pair: tuple[FakeOllama, F
     b.api_key = "sk-cloud"
     model_list = [
         {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": a.url}},
-        {"model_name": "gpt-4o", "litellm_params": {"model": "openai/gpt-4o", "api_base": f"{b.url}/v1",
-                                                     "api_key": "os.environ/CLOUD_KEY"}},
+        {
+            "model_name": "gpt-4o",
+            "litellm_params": {
+                "model": "openai/gpt-4o",
+                "api_base": f"{b.url}/v1",
+                "api_key": "os.environ/CLOUD_KEY",
+            },
+        },
     ]
-    config = parse_config({"model_list": model_list, "fallbacks": [{MODEL: ["gpt-4o"]}]},
-                          env={"CLOUD_KEY": "sk-cloud"})
+    config = parse_config(
+        {"model_list": model_list, "fallbacks": [{MODEL: ["gpt-4o"]}]}, env={"CLOUD_KEY": "sk-cloud"}
+    )
     r = Router(LLMSettings(**FAST), config)
     await r.start()
     try:
@@ -370,8 +400,23 @@ async def test_dns_discovery_drops_nodes_that_leave(
 
     monkeypatch.setattr(watch, "resolve", fake_resolve)
     llm = LLMSettings(**{**FAST, "discover_dns": "ollama-headless", "probe_interval_s": 60})
-    r = Router(llm, parse_config({"model_list": [{"model_name": "cloud", "litellm_params": {
-        "model": "openai/gpt-4o", "api_base": "http://127.0.0.1:9/v1", "api_key": "x"}}]}))
+    r = Router(
+        llm,
+        parse_config(
+            {
+                "model_list": [
+                    {
+                        "model_name": "cloud",
+                        "litellm_params": {
+                            "model": "openai/gpt-4o",
+                            "api_base": "http://127.0.0.1:9/v1",
+                            "api_key": "x",
+                        },
+                    }
+                ]
+            }
+        ),
+    )
     await r.start()
     try:
         assert {m.node for m in await r.list_models() if m.name == MODEL} == {a.url, b.url}
@@ -404,3 +449,19 @@ async def test_dns_discovery_does_not_count_ollama_url_as_another_node(
         assert {m.node for m in await r.list_models() if m.name == MODEL} == {a.url}
     finally:
         await r.close()
+
+
+async def test_start_says_which_ollama_it_uses_and_whether_it_answered(
+    pair: tuple[FakeOllama, FakeOllama], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The guide's check is `kubectl logs deploy/<backend> | grep -i ollama`.
+    a, _ = pair
+    dead = f"http://127.0.0.1:{free_port()}"
+    caplog.set_level("INFO", logger="harvis.llm")
+    for url in (a.url, dead):
+        r = Router.from_settings(Settings(ollama_url=url, llm=LLMSettings(**FAST)))
+        await r.start()
+        await r.close()
+    lines = [rec.getMessage() for rec in caplog.records if "ollama" in rec.getMessage().lower()]
+    assert any(f"Ollama at {a.url} answered in" in x and MODEL in x for x in lines), lines
+    assert any(f"Ollama at {dead} did not answer at start-up" in x for x in lines), lines

@@ -30,7 +30,11 @@ def test_seed_example_loads_unchanged() -> None:
     qwen = by_group["qwen2.5-coder:0.5b"]
     assert qwen.api_base == "http://127.0.0.11:11434" and qwen.max_parallel == 2 and qwen.rpm == 60
     cloud = by_group["gpt-4o"]
-    assert (cloud.provider, cloud.api_key, cloud.api_base) == ("openai", "sk-test", "https://api.openai.com/v1")
+    assert (cloud.provider, cloud.api_key, cloud.api_base) == (
+        "openai",
+        "sk-test",
+        "https://api.openai.com/v1",
+    )
     assert config.fallbacks == {"smollm2:135m": ["gpt-4o"]}
     assert (config.num_retries, config.cooldown_s, config.allowed_fails) == (3, 20, 3)
 
@@ -56,21 +60,33 @@ def test_missing_api_key_env_var_names_the_entry() -> None:
     ("data", "expected"),
     [
         ({"model_list": [entry(), {"model_name": "x"}]}, "model_list[1] (model_name 'x'): litellm_params"),
-        ({"model_list": [entry(), entry("bad", model="anthropic/claude")]},
-         "model_list[1] (model_name 'bad'): unknown provider 'anthropic'"),
-        ({"model_list": [entry("nope", model="llama3")]},
-         "model_list[0] (model_name 'nope'): litellm_params.model"),
+        (
+            {"model_list": [entry(), entry("bad", model="anthropic/claude")]},
+            "model_list[1] (model_name 'bad'): unknown provider 'anthropic'",
+        ),
+        (
+            {"model_list": [entry("nope", model="llama3")]},
+            "model_list[0] (model_name 'nope'): litellm_params.model",
+        ),
         ({"model_list": [entry("t", rpm="lots")]}, "model_list[0] (model_name 't'): litellm_params.rpm"),
         ({"model_list": [{"model_name": 5, "litellm_params": {"model": "ollama/x"}}]}, "model_list[0]"),
         ({"model_list": [entry("u", api_base="ftp://host")]}, "model_list[0] (model_name 'u'): api_base"),
-        ({"model_list": [entry("p", max_parallel_requests=0)]},
-         "model_list[0] (model_name 'p'): max_parallel"),
-        ({"model_list": [entry("d", api_base="http://a:1"), entry("d", api_base="http://a:1")]},
-         "model_list[1] (model_name 'd'): same model_name and api_base as model_list[0]"),
-        ({"model_list": [entry("a")], "router_settings": {"fallbacks": [{"a": ["ghost"]}]}},
-         "fallbacks[0] ('a'): 'ghost' is not a model_name"),
-        ({"model_list": [entry("a")], "router_settings": {"num_retries": "many"}},
-         "router settings: num_retries"),
+        (
+            {"model_list": [entry("p", max_parallel_requests=0)]},
+            "model_list[0] (model_name 'p'): max_parallel",
+        ),
+        (
+            {"model_list": [entry("d", api_base="http://a:1"), entry("d", api_base="http://a:1")]},
+            "model_list[1] (model_name 'd'): same model_name and api_base as model_list[0]",
+        ),
+        (
+            {"model_list": [entry("a")], "router_settings": {"fallbacks": [{"a": ["ghost"]}]}},
+            "fallbacks[0] ('a'): 'ghost' is not a model_name",
+        ),
+        (
+            {"model_list": [entry("a")], "router_settings": {"num_retries": "many"}},
+            "router settings: num_retries",
+        ),
         ({"model_list": []}, "model_list: expected a non-empty list"),
         ({"models": []}, "model_list: expected a non-empty list"),
         (["not", "a", "mapping"], "must be a mapping"),
@@ -85,8 +101,13 @@ def test_bad_configs_fail_naming_the_entry(data: Any, expected: str) -> None:
 
 def test_unknown_litellm_keys_are_accepted() -> None:
     data = {
-        "model_list": [{"model_name": "m", "litellm_params": {"model": "ollama/m", "weight": 2, "order": 1},
-                        "model_info": {"id": "abc", "base_model": "m"}}],
+        "model_list": [
+            {
+                "model_name": "m",
+                "litellm_params": {"model": "ollama/m", "weight": 2, "order": 1},
+                "model_info": {"id": "abc", "base_model": "m"},
+            }
+        ],
         "litellm_settings": {"set_verbose": True, "cache": False},
         "router_settings": {"redis_host": "redis", "enable_pre_call_checks": True},
         "environment_variables": {"X": "1"},

@@ -29,7 +29,10 @@ from tests.support.processes import Proc, free_port
 pytestmark = pytest.mark.slow
 HOSTS = two_loopback_hosts()
 SETTINGS: dict[str, Any] = {
-    "probe_interval_s": 0.2, "cooldown_s": 2.0, "allowed_fails": 1, "queue_wait_s": 60.0,
+    "probe_interval_s": 0.2,
+    "cooldown_s": 2.0,
+    "allowed_fails": 1,
+    "queue_wait_s": 60.0,
 }
 SHORT = {"temperature": 0, "num_predict": 8}
 LONG_PROMPT = "List 100 animals, one per line, numbered."
@@ -54,9 +57,12 @@ def node_a() -> Iterator[Proc]:
 
 
 def config_for(*urls: str) -> dict[str, object]:
-    return {"model_list": [
-        {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": url}} for url in urls
-    ]}
+    return {
+        "model_list": [
+            {"model_name": MODEL, "litellm_params": {"model": f"ollama/{MODEL}", "api_base": url}}
+            for url in urls
+        ]
+    }
 
 
 @pytest.fixture
@@ -93,8 +99,7 @@ async def test_affinity_to_the_node_with_the_model_loaded(
     await asyncio.to_thread(set_keep_alive, node_a.url, 0)
     await asyncio.to_thread(set_keep_alive, node_b.url, "5m")
     router: Router = await make_router(config_for(node_a.url, node_b.url))  # type: ignore[operator]
-    await until(lambda: only_b_loaded(router, node_a.url, node_b.url),
-                what="router saw B loaded (/api/ps)")
+    await until(lambda: only_b_loaded(router, node_a.url, node_b.url), what="router saw B loaded (/api/ps)")
     for _ in range(3):
         content, _, end = await chat(router, MODEL, "Say hello.", options=SHORT)
         assert content.strip() and end.served_by == f"{MODEL}@{node_b.url}"
@@ -111,8 +116,9 @@ async def test_killing_a_node_mid_traffic_loses_no_unstarted_request(
         await asyncio.to_thread(set_keep_alive, node_c.url, "5m")
         router: Router = await make_router(config_for(node_c.url, node_b.url))  # type: ignore[operator]
         await until(lambda: only_b_loaded(router, node_b.url, node_c.url), what="router saw only C loaded")
-        long_req = ChatRequest(MODEL, [{"role": "user", "content": LONG_PROMPT}],
-                               options={"temperature": 0, "num_predict": 300})
+        long_req = ChatRequest(
+            MODEL, [{"role": "user", "content": LONG_PROMPT}], options={"temperature": 0, "num_predict": 300}
+        )
         long_stream = router.stream_chat(long_req)
         first = await anext(long_stream)
         assert isinstance(first, Delta)
@@ -121,10 +127,13 @@ async def test_killing_a_node_mid_traffic_loses_no_unstarted_request(
         await until(lambda: dep_status(router, node_b.url)["loaded"], what="router saw B loaded")
 
         # Short requests: fewest in flight first, so they alternate; C's queue behind the long answer.
-        shorts = [asyncio.create_task(chat(router, MODEL, f"Say the number {i}.", options=SHORT))
-                  for i in range(6)]
-        await until(lambda: int(dep_status(router, node_c.url)["in_flight"]) >= 2,  # type: ignore[call-overload]
-                    what="short requests queued behind the long one on C")
+        shorts = [
+            asyncio.create_task(chat(router, MODEL, f"Say the number {i}.", options=SHORT)) for i in range(6)
+        ]
+        await until(
+            lambda: int(dep_status(router, node_c.url)["in_flight"]) >= 2,  # type: ignore[call-overload]
+            what="short requests queued behind the long one on C",
+        )
         received = [first.content]
         for _ in range(3):
             item = await anext(long_stream)
@@ -139,8 +148,11 @@ async def test_killing_a_node_mid_traffic_loses_no_unstarted_request(
                 assert isinstance(item, Delta)
                 received.append(item.content)
         got = "".join(received)
-        reference = (await chat(router, MODEL, LONG_PROMPT,
-                                options={"temperature": 0, "num_predict": len(received) + 2}))[0]
+        reference = (
+            await chat(
+                router, MODEL, LONG_PROMPT, options={"temperature": 0, "num_predict": len(received) + 2}
+            )
+        )[0]
         m = min(len(got), len(reference))
         assert m >= 4 and got[:m] == reference[:m], (got, reference)
 
@@ -179,13 +191,19 @@ async def test_fallback_to_a_real_openai_compatible_server(node_a: Proc, make_ro
         dead = f"http://{HOSTS[0]}:{free_port(HOSTS[0])}"
         model_list = [
             {"model_name": "local", "litellm_params": {"model": f"ollama/{MODEL}", "api_base": dead}},
-            {"model_name": "gpt-4o", "litellm_params": {
-                "model": "openai/gpt-4o", "api_base": api_base,
-                "api_key": "os.environ/HARVIS_TEST_CLOUD_KEY"}},
+            {
+                "model_name": "gpt-4o",
+                "litellm_params": {
+                    "model": "openai/gpt-4o",
+                    "api_base": api_base,
+                    "api_key": "os.environ/HARVIS_TEST_CLOUD_KEY",
+                },
+            },
         ]
         env = {"HARVIS_TEST_CLOUD_KEY": key}
         router: Router = await make_router(  # type: ignore[operator]
-            {"model_list": model_list, "litellm_settings": {"fallbacks": [{"local": ["gpt-4o"]}]}}, env)
+            {"model_list": model_list, "litellm_settings": {"fallbacks": [{"local": ["gpt-4o"]}]}}, env
+        )
         content, _, end = await chat(router, "local", "Say hello.", options=SHORT)
         assert content.strip()
         assert end.fallback and end.fallback_from == "local" and end.model == "gpt-4o"
@@ -205,8 +223,12 @@ async def test_fallback_to_a_real_openai_compatible_server(node_a: Proc, make_ro
 
         direct = OpenAIClient(api_base, key)
         try:
-            chunks = [c async for c in direct.stream_chat("gpt-4o", [{"role": "user", "content": "Say hi."}],
-                                                           options=SHORT)]
+            chunks = [
+                c
+                async for c in direct.stream_chat(
+                    "gpt-4o", [{"role": "user", "content": "Say hi."}], options=SHORT
+                )
+            ]
         finally:
             await direct.aclose()
         assert "".join(c.content for c in chunks).strip()

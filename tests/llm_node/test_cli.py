@@ -9,8 +9,9 @@ from tests.support.processes import HARVIS, REPO
 
 
 def test_help_names_the_options() -> None:
-    out = subprocess.run([*HARVIS, "llm-node", "--help"], capture_output=True, text=True, cwd=REPO,
-                         timeout=60)
+    out = subprocess.run(
+        [*HARVIS, "llm-node", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
     assert out.returncode == 0
     for option in ("--host", "--port", "--threads", "--max-queue"):
         assert option in out.stdout
@@ -18,7 +19,8 @@ def test_help_names_the_options() -> None:
 
 def test_bad_extra_models_fail_at_start_with_a_message() -> None:
     env = {**os.environ, "HARVIS_NODE__EXTRA_MODELS": "not-a-pair"}
-    out = subprocess.run([*HARVIS, "llm-node", "--port", "1"], capture_output=True, text=True, cwd=REPO,
-                         env=env, timeout=60)
+    out = subprocess.run(
+        [*HARVIS, "llm-node", "--port", "1"], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+    )
     assert out.returncode == 2
     assert "not-a-pair" in out.stderr and "NAME=PATH" in out.stderr

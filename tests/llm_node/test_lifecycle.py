@@ -11,8 +11,12 @@ import httpx
 from tests.support.llm_node import SMALL_MODEL, llm_node, metric
 from tests.support.processes import wait_until
 
-COUNTING = {"model": SMALL_MODEL, "raw": True, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
-            "options": {"temperature": 0, "num_predict": 1500}}
+COUNTING = {
+    "model": SMALL_MODEL,
+    "raw": True,
+    "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
+    "options": {"temperature": 0, "num_predict": 1500},
+}
 
 
 def loaded(client: httpx.Client) -> dict[str, dict[str, object]]:
@@ -33,8 +37,16 @@ def test_load_unload_and_keep_alive_in_ps(http: httpx.Client) -> None:
     left = expires(loaded(http)[SMALL_MODEL]) - datetime.now(UTC)
     assert timedelta(minutes=85) < left <= timedelta(minutes=90)
 
-    http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                     "keep_alive": -1, "options": {"num_predict": 1}})
+    http.post(
+        "/api/generate",
+        json={
+            "model": SMALL_MODEL,
+            "prompt": "hi",
+            "stream": False,
+            "keep_alive": -1,
+            "options": {"num_predict": 1},
+        },
+    )
     assert expires(loaded(http)[SMALL_MODEL]).year > 2200  # forever, as Ollama shows it
 
     unload = http.post("/api/chat", json={"model": SMALL_MODEL, "messages": [], "keep_alive": 0}).json()
@@ -43,13 +55,27 @@ def test_load_unload_and_keep_alive_in_ps(http: httpx.Client) -> None:
 
 
 def test_model_expires_in_the_background(http: httpx.Client) -> None:
-    r = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                         "keep_alive": "300ms", "options": {"num_predict": 1}})
+    r = http.post(
+        "/api/generate",
+        json={
+            "model": SMALL_MODEL,
+            "prompt": "hi",
+            "stream": False,
+            "keep_alive": "300ms",
+            "options": {"num_predict": 1},
+        },
+    )
     assert r.json()["load_duration"] >= 0
-    wait_until(lambda: SMALL_MODEL not in loaded(http), timeout=30,
-               what="the 300ms keep-alive to unload the model", every=0.05)
-    again = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                             "options": {"num_predict": 1}}).json()
+    wait_until(
+        lambda: SMALL_MODEL not in loaded(http),
+        timeout=30,
+        what="the 300ms keep-alive to unload the model",
+        every=0.05,
+    )
+    again = http.post(
+        "/api/generate",
+        json={"model": SMALL_MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 1}},
+    ).json()
     assert again["load_duration"] > 0  # it had to load again
     assert SMALL_MODEL in loaded(http)
 
@@ -57,20 +83,31 @@ def test_model_expires_in_the_background(http: httpx.Client) -> None:
 def test_disconnect_stops_generation(http: httpx.Client) -> None:
     before = metric(http, "harvis_llm_node_generations_total", model=SMALL_MODEL, done_reason="cancelled")
     tokens_before = metric(http, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion")
-    with httpx.Client(base_url=str(http.base_url), timeout=60) as leaver, \
-            leaver.stream("POST", "/api/generate", json=COUNTING) as r:
+    with (
+        httpx.Client(base_url=str(http.base_url), timeout=60) as leaver,
+        leaver.stream("POST", "/api/generate", json=COUNTING) as r,
+    ):
         lines = r.iter_lines()
         for _ in range(3):
             assert json.loads(next(lines))["done"] is False
     # The connection is closed now; the node must notice and stop the token loop.
-    wait_until(lambda: metric(http, "harvis_llm_node_generations_total", model=SMALL_MODEL,
-                              done_reason="cancelled") == before + 1,
-               timeout=30, what="the generation to be cancelled", every=0.05)
+    wait_until(
+        lambda: (
+            metric(http, "harvis_llm_node_generations_total", model=SMALL_MODEL, done_reason="cancelled")
+            == before + 1
+        ),
+        timeout=30,
+        what="the generation to be cancelled",
+        every=0.05,
+    )
     tokens_after = metric(http, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion")
     generated = tokens_after - tokens_before
     assert generated < 1500 / 2, f"{generated} tokens: the loop ran on after the client left"
-    nxt = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                           "options": {"num_predict": 2}}, timeout=30)
+    nxt = http.post(
+        "/api/generate",
+        json={"model": SMALL_MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
+        timeout=30,
+    )
     assert nxt.status_code == 200 and nxt.json()["done"] is True
 
 
@@ -89,8 +126,9 @@ async def test_full_line_gets_503_and_waiters_can_leave() -> None:
                     await asyncio.sleep(0.05)
                 else:
                     raise AssertionError("the second request never queued")
-                full = await client.post("/api/chat", json={"model": SMALL_MODEL,
-                                                            "messages": [{"role": "user", "content": "x"}]})
+                full = await client.post(
+                    "/api/chat", json={"model": SMALL_MODEL, "messages": [{"role": "user", "content": "x"}]}
+                )
                 assert full.status_code == 503
                 assert "maximum pending requests exceeded" in full.json()["error"]
                 assert int(full.headers["retry-after"]) >= 1
@@ -106,21 +144,35 @@ async def test_full_line_gets_503_and_waiters_can_leave() -> None:
 
 
 def test_bigger_num_ctx_reloads_with_that_context(http: httpx.Client) -> None:
-    http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                     "options": {"num_predict": 1}})
+    http.post(
+        "/api/generate",
+        json={"model": SMALL_MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 1}},
+    )
     before = int(loaded(http)[SMALL_MODEL]["context_length"])  # type: ignore[call-overload]
-    bigger = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                              "options": {"num_predict": 1, "num_ctx": before * 2}}).json()
+    bigger = http.post(
+        "/api/generate",
+        json={
+            "model": SMALL_MODEL,
+            "prompt": "hi",
+            "stream": False,
+            "options": {"num_predict": 1, "num_ctx": before * 2},
+        },
+    ).json()
     assert bigger["load_duration"] > 0
     assert loaded(http)[SMALL_MODEL]["context_length"] == before * 2
-    again = http.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                             "options": {"num_predict": 1}}).json()
+    again = http.post(
+        "/api/generate",
+        json={"model": SMALL_MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 1}},
+    ).json()
     assert again["load_duration"] == 0  # a smaller request fits the loaded context: no reload
 
 
 def test_preload_loads_before_ready() -> None:
-    with llm_node(extra_env={"HARVIS_NODE__PRELOAD": SMALL_MODEL}) as node, \
-            httpx.Client(base_url=node.url, timeout=60) as client:
+    with (
+        llm_node(extra_env={"HARVIS_NODE__PRELOAD": SMALL_MODEL}) as node,
+        httpx.Client(base_url=node.url, timeout=60) as client,
+    ):
+
         def ready() -> bool:
             r = client.get("/health/ready")
             assert r.status_code in (200, 503) and ("loading" in r.text or r.status_code == 200)
@@ -128,6 +180,8 @@ def test_preload_loads_before_ready() -> None:
 
         wait_until(ready, timeout=30, what="the preloaded model to be ready", every=0.05)
         assert SMALL_MODEL in loaded(client)
-        first = client.post("/api/generate", json={"model": SMALL_MODEL, "prompt": "hi", "stream": False,
-                                                   "options": {"num_predict": 1}}).json()
+        first = client.post(
+            "/api/generate",
+            json={"model": SMALL_MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 1}},
+        ).json()
         assert first["load_duration"] == 0  # nobody waits for a load after ready

@@ -56,8 +56,9 @@ def test_chat_non_streaming_and_streaming_agree(client: ollama.Client) -> None:
 def test_generate_both_ways(client: ollama.Client) -> None:
     whole = client.generate(model=SMALL_MODEL, prompt="Write one word: hello", options=GREEDY)
     assert whole.done and whole.response and whole.context
-    parts = list(client.generate(model=SMALL_MODEL, prompt="Write one word: hello", options=GREEDY,
-                                 stream=True))
+    parts = list(
+        client.generate(model=SMALL_MODEL, prompt="Write one word: hello", options=GREEDY, stream=True)
+    )
     assert "".join(p.response or "" for p in parts) == whole.response
     assert parts[-1].total_duration and parts[-1].eval_duration is not None
 
@@ -79,9 +80,11 @@ def test_ps_lists_the_loaded_model(client: ollama.Client) -> None:
 
 
 def test_errors_are_response_errors_with_ollama_codes(client: ollama.Client) -> None:
-    for call in (lambda: client.chat(model="no-such-model", messages=ASK),
-                 lambda: client.generate(model="no-such-model", prompt="x"),
-                 lambda: client.show("no-such-model")):
+    for call in (
+        lambda: client.chat(model="no-such-model", messages=ASK),
+        lambda: client.generate(model="no-such-model", prompt="x"),
+        lambda: client.show("no-such-model"),
+    ):
         with pytest.raises(ollama.ResponseError) as info:
             call()
         assert info.value.status_code == 404

@@ -27,8 +27,10 @@ def runtime() -> Iterator[LlamaRuntime]:
 def test_long_history_drops_oldest_turns_but_keeps_system_and_last(runtime: LlamaRuntime) -> None:
     history = [{"role": "system", "content": "SYSTEM-RULES"}]
     for i in range(30):
-        history += [{"role": "user", "content": f"question {i} " * 3},
-                    {"role": "assistant", "content": f"answer {i}"}]
+        history += [
+            {"role": "user", "content": f"question {i} " * 3},
+            {"role": "assistant", "content": f"answer {i}"},
+        ]
     history.append({"role": "user", "content": "LAST-QUESTION"})
     job = Job(kind="chat", model="m", messages=history, sampling=Sampling(num_predict=16))
     tokens = runtime.prompt_tokens(job)
@@ -48,8 +50,12 @@ def test_cancel_flag_stops_the_loop_within_a_token(runtime: LlamaRuntime) -> Non
         if len(pieces) == 3:
             cancel.set()
 
-    job = Job(kind="generate", model="m", raw_prompt="1, 2, 3, 4,",
-              sampling=Sampling(temperature=0, num_predict=100))
+    job = Job(
+        kind="generate",
+        model="m",
+        raw_prompt="1, 2, 3, 4,",
+        sampling=Sampling(temperature=0, num_predict=100),
+    )
     stats = runtime.generate(job, runtime.prompt_tokens(job), cancel, emit)
     assert stats.done_reason == "cancelled"
     assert stats.eval_count <= 4 and len(pieces) == 3

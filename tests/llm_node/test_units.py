@@ -6,21 +6,34 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from harvis.config import NodeSettings
 from harvis.llm.node.durations import InvalidDuration, keep_alive_seconds, parse_go_duration
 from harvis.llm.node.gate import Gate
 from harvis.llm.node.gguf_meta import NotGGUF, human_parameters, read_gguf
-from harvis.llm.node.registry import ModelRegistry, normalize_name, parse_extra_models
+from harvis.llm.node.registry import ModelRegistry, normalize_name
 from harvis.llm.node.requests import parse_job
 from harvis.llm.node.textstream import PieceDecoder, StopScanner
 from harvis.llm.types import BadRequest, ModelNotFound, NoCapacity
 from harvis.models import catalog
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("5m", 300.0), ("1h30m", 5400.0), ("300ms", 0.3), ("1.5s", 1.5), ("0", 0.0), ("-1m", -60.0),
-    ("2h45m10s", 9910.0), ("10", 10.0), ("+3s", 3.0), ("1us", 1e-6),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("300ms", 0.3),
+        ("1.5s", 1.5),
+        ("0", 0.0),
+        ("-1m", -60.0),
+        ("2h45m10s", 9910.0),
+        ("10", 10.0),
+        ("+3s", 3.0),
+        ("1us", 1e-6),
+    ],
+)
 def test_go_durations(text: str, seconds: float) -> None:
     assert parse_go_duration(text) == pytest.approx(seconds)
 
@@ -108,9 +121,18 @@ async def test_gate_cancelled_waiter_leaves_the_line() -> None:
 
 
 def test_parse_job_chat_and_generate() -> None:
-    job = parse_job("chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}],
-                             "options": {"temperature": 0, "seed": 3, "num_predict": 7, "stop": "x"},
-                             "keep_alive": "1m", "stream": False, "format": "json"}, 300.0)
+    job = parse_job(
+        "chat",
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "options": {"temperature": 0, "seed": 3, "num_predict": 7, "stop": "x"},
+            "keep_alive": "1m",
+            "stream": False,
+            "format": "json",
+        },
+        300.0,
+    )
     assert job.sampling.temperature == 0.0 and job.sampling.seed == 3 and job.sampling.num_predict == 7
     assert job.sampling.stop == ("x",) and job.keep_alive_s == 60.0
     assert not job.stream and job.format == "json"
@@ -123,15 +145,27 @@ def test_parse_job_chat_and_generate() -> None:
     assert raw.raw_prompt == "<s>x" and not raw.messages
 
 
-@pytest.mark.parametrize("body", [
-    [], {"messages": []}, {"model": ""}, {"model": 3}, {"model": "m", "stream": "yes"},
-    {"model": "m", "options": {"temperature": "hot"}}, {"model": "m", "options": {"top_k": 1.5}},
-    {"model": "m", "options": {"stop": [1]}}, {"model": "m", "options": []},
-    {"model": "m", "messages": {"role": "user"}}, {"model": "m", "messages": [{"content": "x"}]},
-    {"model": "m", "messages": [{"role": "user", "content": 5}]}, {"model": "m", "keep_alive": "soon"},
-    {"model": "m", "format": "xml"}, {"model": "m", "options": {"num_ctx": 0}},
-    {"model": "m", "tools": [{"type": "function"}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"messages": []},
+        {"model": ""},
+        {"model": 3},
+        {"model": "m", "stream": "yes"},
+        {"model": "m", "options": {"temperature": "hot"}},
+        {"model": "m", "options": {"top_k": 1.5}},
+        {"model": "m", "options": {"stop": [1]}},
+        {"model": "m", "options": []},
+        {"model": "m", "messages": {"role": "user"}},
+        {"model": "m", "messages": [{"content": "x"}]},
+        {"model": "m", "messages": [{"role": "user", "content": 5}]},
+        {"model": "m", "keep_alive": "soon"},
+        {"model": "m", "format": "xml"},
+        {"model": "m", "options": {"num_ctx": 0}},
+        {"model": "m", "tools": [{"type": "function"}]},
+    ],
+)
 def test_parse_job_rejects(body: object) -> None:
     with pytest.raises(BadRequest):
         parse_job("chat", body, 300.0)
@@ -141,10 +175,10 @@ def test_names_follow_ollama() -> None:
     assert normalize_name("SmolLM2:135M") == "smollm2:135m"
     assert normalize_name("mine") == "mine:latest"
     assert normalize_name("user/mine") == "user/mine:latest"
-    assert parse_extra_models("a=/x/a.gguf, b:7b=/y/b.gguf") == {"a:latest": Path("/x/a.gguf"),
-                                                                 "b:7b": Path("/y/b.gguf")}
-    with pytest.raises(ValueError, match="NAME=PATH"):
-        parse_extra_models("just-a-path.gguf")
+    extra = NodeSettings(extra_models="a=/x/a.gguf, b:7b=/y/b.gguf").extra_models  # type: ignore[arg-type]
+    assert extra == {"a": Path("/x/a.gguf"), "b:7b": Path("/y/b.gguf")}
+    with pytest.raises(ValidationError, match="NAME=PATH"):
+        NodeSettings(extra_models="just-a-path.gguf")  # type: ignore[arg-type]
 
 
 def test_gguf_header_of_the_bundled_model() -> None:
@@ -172,7 +206,7 @@ def test_registry_lists_catalogue_and_extra_models(tmp_path: Path) -> None:
     copy = tmp_path / "mine.gguf"
     copy.symlink_to(src)
     (tmp_path / "junk.gguf").write_bytes(b"nope")
-    extra = f"mine={copy},junk={tmp_path / 'junk.gguf'},gone={tmp_path / 'no.gguf'}"
+    extra = {"mine": copy, "junk": tmp_path / "junk.gguf", "gone": tmp_path / "no.gguf"}
     registry = ModelRegistry(tmp_path, extra)
     names = [m.name for m in registry.list()]
     assert "smollm2:135m" in names and "mine:latest" in names

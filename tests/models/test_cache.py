@@ -15,7 +15,6 @@ import pytest
 
 from harvis.models import catalog
 from harvis.models.cache import (
-    MANIFEST,
     FetchError,
     copy_from,
     fetch,
@@ -24,6 +23,7 @@ from harvis.models.cache import (
     is_present,
     read_manifest,
 )
+from harvis.models.manifest import MANIFEST
 from harvis.models.progress import Progress
 from harvis.models.remote import RemoteFile, RemoteModel
 from harvis.models.verify import Speed, read_speed, speed_advice, verify, verify_dir
@@ -49,6 +49,17 @@ def test_fetch_copies_an_in_place_model_with_its_sidecar(tmp_path: Path) -> None
     assert no_leftovers(tmp_path)
 
 
+def test_resolve_prefers_the_cache_copy_over_the_package(tmp_path: Path) -> None:
+    # The deployment's init container fills HARVIS_MODELS_DIR: the engines must load from there.
+    package = catalog.CATALOG["piper-joe"].parts[0].locate()
+    assert catalog.resolve("piper-joe", tmp_path) == package  # nothing cached yet
+    fetch("piper-joe", tmp_path)
+    assert catalog.resolve("piper-joe", tmp_path) == tmp_path / "piper-joe" / "en_US-joe-medium.onnx"
+    # A directory without its manifest (a copy cut short) is not used.
+    (tmp_path / "piper-joe" / MANIFEST).unlink()
+    assert catalog.resolve("piper-joe", tmp_path) == package
+
+
 def test_fetch_is_idempotent_and_repairs_a_truncated_copy(tmp_path: Path) -> None:
     first = fetch("whisper-tiny.en", tmp_path)
     model_bin = first.path / "model" / "model.bin"
@@ -67,8 +78,10 @@ def part_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     """Two small installed packages holding the halves of a model, plus a tokenizer extra."""
     root = tmp_path / "site"
     data = {"a": b"GGUF-first-half-" * 1000, "b": b"second-half" * 1500, "tok": b'{"vocab": []}'}
-    for pkg, files in (("h5_parts_a", {"data/p1.bin": data["a"], "data/tok.json": data["tok"]}),
-                       ("h5_parts_b", {"data/p2.bin": data["b"]})):
+    for pkg, files in (
+        ("h5_parts_a", {"data/p1.bin": data["a"], "data/tok.json": data["tok"]}),
+        ("h5_parts_b", {"data/p2.bin": data["b"]}),
+    ):
         for rel, content in {"__init__.py": b"", **files}.items():
             (root / pkg / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / pkg / rel).write_bytes(content)
@@ -78,16 +91,23 @@ def part_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 def assembled_entry(sha256: str) -> catalog.ModelEntry:
     return catalog.ModelEntry(
-        name="tiny-assembled", kind="stt", description="test model in two parts",
-        parts=(catalog.PackagePart("h5_parts_a", "data/p1.bin"),
-               catalog.PackagePart("h5_parts_b", "data/p2.bin")),
-        filename="model.bin", sha256=sha256,
+        name="tiny-assembled",
+        kind="stt",
+        description="test model in two parts",
+        parts=(
+            catalog.PackagePart("h5_parts_a", "data/p1.bin"),
+            catalog.PackagePart("h5_parts_b", "data/p2.bin"),
+        ),
+        filename="model.bin",
+        sha256=sha256,
         extras={"tokenizer.json": catalog.PackagePart("h5_parts_a", "data/tok.json")},
-        pip=("h5-parts-a==1", "h5-parts-b==1"))
+        pip=("h5-parts-a==1", "h5-parts-b==1"),
+    )
 
 
-def test_assembles_parts_and_checks_the_hash(tmp_path: Path, part_packages: dict[str, bytes],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_assembles_parts_and_checks_the_hash(
+    tmp_path: Path, part_packages: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     whole = part_packages["a"] + part_packages["b"]
     monkeypatch.setitem(catalog.CATALOG, "tiny-assembled", assembled_entry(sha(whole)))
     cache = tmp_path / "cache"
@@ -98,8 +118,9 @@ def test_assembles_parts_and_checks_the_hash(tmp_path: Path, part_packages: dict
     assert catalog.resolve("tiny-assembled", cache) == result.path  # where the engines look
 
 
-def test_a_wrong_hash_leaves_nothing_behind(tmp_path: Path, part_packages: dict[str, bytes],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_hash_leaves_nothing_behind(
+    tmp_path: Path, part_packages: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(catalog.CATALOG, "tiny-assembled", assembled_entry("0" * 64))
     cache = tmp_path / "cache"
     with pytest.raises(FetchError, match="does not match"):
@@ -137,35 +158,19 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(timeout=10)
 
 
-def test_downloads_from_a_hub(tmp_path: Path, hub: tuple[str, Path]) -> None:
-    endpoint, root = hub
-    files = {"ve.safetensors": b"v" * 300_000, "tokenizer.json": b"{}"}
-    for name, content in files.items():
-        (root / "acme/voice/resolve/main").mkdir(parents=True, exist_ok=True)
-        (root / "acme/voice/resolve/main" / name).write_bytes(content)
-    model = RemoteModel(name="voice", kind="tts", description="test", repo="acme/voice",
-                        files=(RemoteFile("ve.safetensors", sha256=sha(files["ve.safetensors"]),
-                                          size=300_000), RemoteFile("tokenizer.json")))
-    cache = tmp_path / "cache"
-    log = io.StringIO()
-    result = fetch_remote(model, cache, hub_endpoint=endpoint, progress_stream=log)
-    assert result.action == "downloaded" and result.bytes == 300_002
-    assert {p.name for p in result.path.iterdir()} == {"ve.safetensors", "tokenizer.json", MANIFEST}
-    assert "download voice: done" in log.getvalue() and "50%" in log.getvalue()
-    assert fetch_remote(model, cache, hub_endpoint=endpoint).action == "present"
-
-
 def test_download_errors_are_clear_and_atomic(tmp_path: Path, hub: tuple[str, Path]) -> None:
     endpoint, root = hub
     (root / "acme/x/resolve/main").mkdir(parents=True)
     (root / "acme/x/resolve/main/a.bin").write_bytes(b"abc")
     cache = tmp_path / "cache"
-    wrong = RemoteModel(name="x", kind="tts", description="", repo="acme/x",
-                        files=(RemoteFile("a.bin", sha256="f" * 64),))
+    wrong = RemoteModel(
+        name="x", kind="tts", description="", repo="acme/x", files=(RemoteFile("a.bin", sha256="f" * 64),)
+    )
     with pytest.raises(FetchError, match="sha256"):
         fetch_remote(wrong, cache, hub_endpoint=endpoint)
-    missing = RemoteModel(name="x", kind="tts", description="", repo="acme/x",
-                          files=(RemoteFile("nope.bin"),))
+    missing = RemoteModel(
+        name="x", kind="tts", description="", repo="acme/x", files=(RemoteFile("nope.bin"),)
+    )
     with pytest.raises(FetchError, match=r"HTTP 404.*nope\.bin|nope\.bin.*HTTP 404"):
         fetch_remote(missing, cache, hub_endpoint=endpoint)
     assert not (cache / "x").exists() and no_leftovers(cache)
@@ -222,9 +227,13 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_logs() -> None:
         for _ in range(10):
             p.advance(100)
     lines = log.getvalue().splitlines()
-    assert lines == ["copy m: start (0.0 MB)", "copy m: 25% (0.0 MB of 0.0 MB)",
-                     "copy m: 50% (0.0 MB of 0.0 MB)", "copy m: 75% (0.0 MB of 0.0 MB)",
-                     "copy m: done (0.0 MB)"]
+    assert lines == [
+        "copy m: start (0.0 MB)",
+        "copy m: 25% (0.0 MB of 0.0 MB)",
+        "copy m: 50% (0.0 MB of 0.0 MB)",
+        "copy m: 75% (0.0 MB of 0.0 MB)",
+        "copy m: done (0.0 MB)",
+    ]
     tty = FakeTerminal()
     with Progress("copy m", 1000, tty) as p:
         p.advance(1000)
@@ -234,8 +243,11 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_logs() -> None:
 def test_cli(tmp_path: Path) -> None:
     import subprocess
 
-    env = {"HARVIS_MODELS_DIR": str(tmp_path), "HARVIS_DATA_DIR": str(tmp_path / "data"),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "HARVIS_MODELS_DIR": str(tmp_path),
+        "HARVIS_DATA_DIR": str(tmp_path / "data"),
+        "PATH": "/usr/bin:/bin",
+    }
     harvis = [sys.executable, "-m", "harvis.cli", "models"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -251,8 +263,13 @@ def test_cli(tmp_path: Path) -> None:
     assert verified.returncode == 0 and "ok  piper-joe" in verified.stdout
     assert "read speed:" in verified.stdout
     local = tmp_path / "local"  # an init container filling an emptyDir from the NFS cache
-    copied = subprocess.run([*harvis, "fetch", "--from", str(tmp_path)], capture_output=True, text=True,
-                            env={**env, "HARVIS_MODELS_DIR": str(local)}, timeout=300)
+    copied = subprocess.run(
+        [*harvis, "fetch", "--from", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**env, "HARVIS_MODELS_DIR": str(local)},
+        timeout=300,
+    )
     assert copied.returncode == 0 and "piper-joe: copied" in copied.stdout
     weights = tmp_path / "w.bin"
     weights.write_bytes(b"x" * 1000)

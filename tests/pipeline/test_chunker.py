@@ -51,7 +51,8 @@ def test_short_sentences_wait_to_join_the_next() -> None:
 def test_long_clauses_are_cut_at_a_comma_short_ones_are_not() -> None:
     c = ClauseChunker(min_chars=10, weak_min_chars=30)
     assert feed(c, ["Well, ", "if you think about it for a while, ", "it works"]) == [
-        "Well, if you think about it for a while,"]
+        "Well, if you think about it for a while,"
+    ]
 
 
 def test_question_and_exclamation_marks_with_closing_quotes() -> None:
@@ -89,25 +90,36 @@ def test_reset_forgets_everything() -> None:
 
 
 def test_markdown_is_not_read_aloud() -> None:
-    assert speakable("**Bold** and `code`\n# Title\n- item one\n* item two") == \
-        "Bold and code Title item one item two"
+    assert (
+        speakable("**Bold** and `code`\n# Title\n- item one\n* item two")
+        == "Bold and code Title item one item two"
+    )
     c = ClauseChunker(min_chars=5)
     assert feed(c, ["## Steps\n\n", "1. **Open** the door.\n", "2. Walk in.\n"]) == [
-        "Steps", "Open the door.", "Walk in."]
+        "Steps",
+        "Open the door.",
+        "Walk in.",
+    ]
 
 
 def test_every_split_position_gives_the_same_clauses() -> None:
-    text = "The sky is blue because of Rayleigh scattering. Short. It scatters blue light, which " \
-           "has a shorter wavelength, more than red light! Is that clear? Version 2.5 is out."
+    text = (
+        "The sky is blue because of Rayleigh scattering. Short. It scatters blue light, which "
+        "has a shorter wavelength, more than red light! Is that clear? Version 2.5 is out."
+    )
     whole = ClauseChunker(min_chars=12)
     expected = [*feed(whole, [text]), whole.flush()]
     for cut in range(1, len(text)):
         c = ClauseChunker(min_chars=12)
         got = [*feed(c, [text[:cut], text[cut:]]), c.flush()]
         assert got == expected, cut
-    assert expected == ["The sky is blue because of Rayleigh scattering.",
-                        "Short. It scatters blue light, which has a shorter wavelength,",
-                        "more than red light!", "Is that clear?", "Version 2.5 is out."]
+    assert expected == [
+        "The sky is blue because of Rayleigh scattering.",
+        "Short. It scatters blue light, which has a shorter wavelength,",
+        "more than red light!",
+        "Is that clear?",
+        "Version 2.5 is out.",
+    ]
 
 
 def test_max_wait_prefers_a_comma_to_a_bare_word_boundary() -> None:

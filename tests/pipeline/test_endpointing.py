@@ -15,7 +15,7 @@ def run(samples: np.ndarray, endpointer: Endpointer, frame: int = 1600) -> list[
     """Feed `samples` in 100 ms frames; the moments found, with the stream time they came at."""
     vad, out, fed = SileroStream(), [], 0
     for start in range(0, len(samples), frame):
-        chunk = samples[start:start + frame]
+        chunk = samples[start : start + frame]
         for window, prob in vad.windows(chunk):
             fed += len(window)
             if (moment := endpointer.push(window, prob)) is not None:
@@ -47,8 +47,9 @@ def test_silence_and_a_click_are_not_speech() -> None:
 
 
 def test_an_endless_utterance_is_cut_at_the_maximum(tmp_path: Path) -> None:
-    speech = decode(spoken_wav("one two three four five six seven eight nine ten", tmp_path / "n.wav"),
-                    max_seconds=30)
+    speech = decode(
+        spoken_wav("one two three four five six seven eight nine ten", tmp_path / "n.wav"), max_seconds=30
+    )
     moments = run(speech.samples, Endpointer(max_s=1.0))
     assert [m.kind for _, m in moments][:2] == ["speech_started", "turn_ended"]
     first_turn = moments[1][1].audio

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from harvis.config import PipelineSettings
+from harvis.config import LLMSettings, PipelineSettings, Settings
 from harvis.pipeline.endpointing import WINDOW
-from harvis.pipeline.filler import Warmer
+from harvis.pipeline.pipeline import Pipeline
 from harvis.pipeline.realtime import RealtimeSession
 from harvis.pipeline.turn import TurnOptions
 from tests.support.voice import MemoryRecorder, ScriptedLLM, StandInSpeech, end, words
@@ -21,8 +21,10 @@ SECOND = "And here comes the second clause of it."
 
 def loudness_vad(samples: np.ndarray) -> list[tuple[np.ndarray, float]]:
     n = len(samples) // WINDOW
-    return [(w, 0.9 if float(np.abs(w).mean()) > 0.05 else 0.0)
-            for w in (samples[i * WINDOW:(i + 1) * WINDOW] for i in range(n))]
+    return [
+        (w, 0.9 if float(np.abs(w).mean()) > 0.05 else 0.0)
+        for w in (samples[i * WINDOW : (i + 1) * WINDOW] for i in range(n))
+    ]
 
 
 def pcm(seconds: float, loud: bool) -> bytes:
@@ -37,12 +39,15 @@ class Harness:
         self.speech = StandInSpeech()
         self.sent: list[dict[str, Any]] = []
         self.recorders: list[tuple[str | None, MemoryRecorder]] = []
-        conf = PipelineSettings(**{"filler_after_s": -1, "speech_start_ms": 96, "end_of_turn_ms": 320,
-                                   **settings})
+        conf = PipelineSettings(
+            **{"filler_after_s": -1, "speech_start_ms": 96, "end_of_turn_ms": 320, **settings}
+        )
         kwargs = {"clock": clock} if clock else {}
-        self.session = RealtimeSession(speech=self.speech, llm=llm, settings=conf, send=self._send,
-                                       vad=loudness_vad, warmer=Warmer(llm, "-1"),
-                                       recorder_for=self._recorder, **kwargs)
+        settings = Settings(pipeline=conf, llm=LLMSettings(voice_keep_alive="-1"))
+        self.pipeline = Pipeline(llm=llm, speech=self.speech, settings=settings)
+        self.session = RealtimeSession(
+            pipeline=self.pipeline, send=self._send, vad=loudness_vad, recorder_for=self._recorder, **kwargs
+        )
 
     async def _send(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
@@ -80,6 +85,8 @@ async def test_speech_then_silence_is_a_turn_answered_on_the_socket() -> None:
     assert types.index("session") < types.index("transcript") < types.index("token") < types.index("audio")
     assert [m["text"] for m in h.sent if m["type"] == "audio"] == [FIRST, SECOND]
     assert h.sent[-1]["status"] == "complete"
+    # The endpointer already cut the utterance: it is not run through VAD a second time.
+    assert h.speech.calls.count("stt") == 1 and "vad" not in h.speech.calls
     # a second turn continues the same chat session
     await h.say()
     await h.wait_for("done", 2)
@@ -165,5 +172,11 @@ async def test_push_to_talk_release_ends_the_turn_without_waiting_for_silence() 
 async def test_audio_before_start_is_refused() -> None:
     h = Harness(ScriptedLLM([]))
     await h.session.audio(pcm(0.1, loud=True))
-    assert h.sent == [{"type": "error", "code": "not_started",
-                       "message": 'send {"type": "start"} before audio', "message_id": None}]
+    assert h.sent == [
+        {
+            "type": "error",
+            "code": "not_started",
+            "message": 'send {"type": "start"} before audio',
+            "message_id": None,
+        }
+    ]

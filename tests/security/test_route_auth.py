@@ -13,6 +13,7 @@ import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from tests.security.inprocess import account, app_client, bearer
@@ -115,8 +116,15 @@ def test_bad_credentials_are_refused_everywhere(client: TestClient) -> None:
 def test_every_websocket_refuses_without_a_credential(client: TestClient) -> None:
     sockets = socket_routes(client)
     assert "/api/voice/ws" in sockets
+    assert "/v1/realtime" in sockets
     for path in sockets:
         for query in ("", "?token=forged." + PLACEHOLDER, "?token=hv-" + "y" * 43):
+            if path.startswith("/v1/"):  # OpenAI's protocol: refused in the handshake, its error body
+                with pytest.raises(WebSocketDenialResponse) as denied:
+                    client.websocket_connect(concrete(path) + query).__enter__()
+                assert denied.value.status_code == 401, path
+                assert denied.value.json()["error"]["code"] == "invalid_api_key", path
+                continue
             with client.websocket_connect(concrete(path) + query) as ws:
                 event = json.loads(ws.receive_text())
                 assert event["type"] == "error" and event["code"] == "unauthorized", (path, event)

@@ -11,8 +11,9 @@ from harvis.speech.service import SpeechService
 
 
 def make_service(data_dir: Path, **speech: object) -> SpeechService:
-    settings = Settings(data_dir=data_dir, models_dir=data_dir / "models",
-                        speech=SpeechSettings(stt_threads=1, **speech))
+    settings = Settings(
+        data_dir=data_dir, models_dir=data_dir / "models", speech=SpeechSettings(stt_threads=1, **speech)
+    )
     return SpeechService.from_settings(settings)
 
 

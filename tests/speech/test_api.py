@@ -37,8 +37,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         alice, bob = login(proc.url, "alice"), login(proc.url, "bob")
         key = api_key(alice)
         oa = openai.OpenAI(base_url=f"{proc.url}/v1", api_key=key, timeout=120, max_retries=0)
-        yield {"url": proc.url, "data_dir": data_dir, "alice": alice, "bob": bob, "openai": oa, "key": key,
-               "proc": proc}
+        yield {
+            "url": proc.url,
+            "data_dir": data_dir,
+            "alice": alice,
+            "bob": bob,
+            "openai": oa,
+            "key": key,
+            "proc": proc,
+        }
         alice.close()
         bob.close()
     finally:
@@ -87,7 +94,8 @@ def test_speech_streams_sentence_by_sentence(server: dict[str, Any]) -> None:
     oa: openai.OpenAI = server["openai"]
     text = "This is the first sentence. Here comes the second one. And a third to finish."
     with oa.audio.speech.with_streaming_response.create(
-            model="tts-1", voice="alloy", input=text, response_format="pcm") as response:
+        model="tts-1", voice="alloy", input=text, response_format="pcm"
+    ) as response:
         assert response.headers.get("content-length") is None  # streamed, length unknown up front
         assert response.headers["content-type"].startswith("audio/pcm")
         pieces = list(response.iter_bytes())
@@ -101,21 +109,28 @@ def test_speech_streams_sentence_by_sentence(server: dict[str, Any]) -> None:
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "flac"])
 def test_compressed_speech_formats(server: dict[str, Any], fmt: str) -> None:
     oa: openai.OpenAI = server["openai"]
-    speech = oa.audio.speech.create(model="tts-1", voice="onyx", input="My favorite color is blue.",
-                                    response_format=fmt)  # type: ignore[arg-type]
+    speech = oa.audio.speech.create(
+        model="tts-1", voice="onyx", input="My favorite color is blue.", response_format=fmt
+    )  # type: ignore[arg-type]
     audio = decode(speech.content, max_seconds=30)
     assert 1.0 < audio.duration_s < 4.0
 
 
 def test_transcription_response_formats(server: dict[str, Any], tmp_path: Path) -> None:
     oa: openai.OpenAI = server["openai"]
-    wav = oa.audio.speech.create(model="tts-1", voice="alloy", input="We will meet at the station at noon.",
-                                 response_format="wav").content
+    wav = oa.audio.speech.create(
+        model="tts-1", voice="alloy", input="We will meet at the station at noon.", response_format="wav"
+    ).content
     file = ("noon.wav", wav, "audio/wav")
     text = oa.audio.transcriptions.create(model="whisper-1", file=file, response_format="text")
     assert isinstance(text, str) and wer("We will meet at the station at noon.", text) <= 0.15
-    verbose = oa.audio.transcriptions.create(model="whisper-1", file=file, response_format="verbose_json",
-                                             timestamp_granularities=["word", "segment"], language="en")
+    verbose = oa.audio.transcriptions.create(
+        model="whisper-1",
+        file=file,
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+        language="en",
+    )
     assert verbose.language == "en" and verbose.duration > 1.5 and verbose.segments
     assert verbose.words and [w.word.lower().strip(".") for w in verbose.words][-1] == "noon"
     srt = oa.audio.transcriptions.create(model="whisper-1", file=file, response_format="srt")
@@ -154,17 +169,24 @@ def test_bad_uploads_get_4xx_and_the_server_goes_on(server: dict[str, Any], tmp_
     assert server["proc"].popen.poll() is None
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"model": "tts-1", "input": "", "voice": "alloy"}, 422),
-    ({"model": "tts-1", "input": "...!!", "voice": "alloy"}, 400),
-    ({"model": "tts-1", "input": "Hi.", "voice": "no-such-voice"}, 404),
-    ({"model": "tts-1", "input": "Hi.", "voice": "alloy", "speed": 9}, 422),
-    ({"model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "m4a"}, 422),
-    ({"model": "tts-1", "input": "x" * 5000, "voice": "alloy"}, 422),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"model": "tts-1", "input": "", "voice": "alloy"}, 422),
+        ({"model": "tts-1", "input": "...!!", "voice": "alloy"}, 400),
+        ({"model": "tts-1", "input": "Hi.", "voice": "no-such-voice"}, 404),
+        ({"model": "tts-1", "input": "Hi.", "voice": "alloy", "speed": 9}, 422),
+        ({"model": "tts-1", "input": "Hi.", "voice": "alloy", "response_format": "m4a"}, 422),
+        ({"model": "tts-1", "input": "x" * 5000, "voice": "alloy"}, 422),
+    ],
+)
 def test_bad_speech_requests(server: dict[str, Any], body: dict[str, Any], status: int) -> None:
-    r = httpx.post(f"{server['url']}/v1/audio/speech", json=body,
-                   headers={"Authorization": f"Bearer {server['key']}"}, timeout=60)
+    r = httpx.post(
+        f"{server['url']}/v1/audio/speech",
+        json=body,
+        headers={"Authorization": f"Bearer {server['key']}"},
+        timeout=60,
+    )
     assert r.status_code == status, r.text
     assert r.json()["error"]["message"]
 
@@ -180,8 +202,10 @@ def test_audio_endpoints_need_auth(server: dict[str, Any]) -> None:
 def reference_clip(server: dict[str, Any], tmp_path: Path) -> bytes:
     """Eight seconds of a speaker unlike the built-in voice: Piper speech raised by sox."""
     oa: openai.OpenAI = server["openai"]
-    text = ("The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. "
-            "A journey of a thousand miles begins with a single step.")
+    text = (
+        "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. "
+        "A journey of a thousand miles begins with a single step."
+    )
     src = tmp_path / "plain.wav"
     speech = oa.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="wav")
     src.write_bytes(speech.content)
@@ -196,10 +220,14 @@ def test_voice_library(server: dict[str, Any], tmp_path: Path) -> None:
     listing = alice.get("/api/voices").json()
     assert listing["mode"] == "match" and listing["consent_text"] == CONSENT and listing["builtin"]
 
-    def upload(client: httpx.Client, data: bytes, consent: str = CONSENT,
-               name: str = "Alice") -> httpx.Response:
-        return client.post("/api/voices", files={"audio": ("../../evil name.ogg", data)},
-                           data={"name": name, "consent": consent})
+    def upload(
+        client: httpx.Client, data: bytes, consent: str = CONSENT, name: str = "Alice"
+    ) -> httpx.Response:
+        return client.post(
+            "/api/voices",
+            files={"audio": ("../../evil name.ogg", data)},
+            data={"name": name, "consent": consent},
+        )
 
     assert upload(alice, clip, consent="yes").json()["error"]["code"] == "consent_required"
     short = sox(espeak_wav("Too short.", tmp_path / "s.wav"), tmp_path / "s2.wav", "pad", "0", "3")
@@ -207,8 +235,11 @@ def test_voice_library(server: dict[str, Any], tmp_path: Path) -> None:
     assert r.status_code == 400 and r.json()["error"]["code"] == "audio_too_short", r.text
     assert upload(alice, b"not audio at all" * 100).status_code == 400
     assert upload(alice, bytes(3_500_000)).status_code == 413
-    whispered = espeak_wav("The quick brown fox jumps over the lazy dog. She sells sea shells by the shore.",
-                           tmp_path / "w.wav", voice="en-us+whisper")
+    whispered = espeak_wav(
+        "The quick brown fox jumps over the lazy dog. She sells sea shells by the shore.",
+        tmp_path / "w.wav",
+        voice="en-us+whisper",
+    )
     r = upload(alice, whispered.read_bytes())  # speech, but no voiced pitch to match
     assert r.status_code == 400 and r.json()["error"]["code"] == "unusable_reference", r.text
     too_long = sox(whispered, tmp_path / "long.flac", "repeat", "16")
@@ -255,3 +286,13 @@ def test_speech_models_are_resident(server: dict[str, Any]) -> None:
     assert 'harvis_speech_tts_sentence_seconds_count{engine="piper",mode="match"}' in metrics
     assert "harvis_speech_stt_seconds_bucket" in metrics
 
+
+def test_reference_clips_without_speech_are_refused(server: dict[str, Any]) -> None:
+    rng = np.random.default_rng(5)
+    silence = np.zeros(8 * 16_000, np.float32)
+    noise = (0.3 * rng.standard_normal(8 * 16_000)).astype(np.float32)
+    for not_speech in (silence, noise):  # 8 s each, no speech in either
+        files = {"audio": ("clip.wav", wav_bytes(not_speech, 16_000))}
+        r = server["alice"].post("/api/voices", files=files, data={"name": "Nobody", "consent": CONSENT})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "audio_too_short", r.text
+        assert "s of speech" in r.json()["error"]["message"]

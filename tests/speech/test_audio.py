@@ -30,8 +30,9 @@ def test_decodes_common_formats_to_16k_mono(clip: Path, tmp_path: Path, suffix: 
     assert 0.05 < float(np.abs(audio.samples).max()) <= 1.0
 
 
-@pytest.mark.parametrize(("container", "codec"), [("webm", "libopus"), ("mp3", "libmp3lame"),
-                                                   ("ogg", "libopus")])
+@pytest.mark.parametrize(
+    ("container", "codec"), [("webm", "libopus"), ("mp3", "libmp3lame"), ("ogg", "libopus")]
+)
 def test_decodes_browser_and_compressed_audio(clip: Path, container: str, codec: str) -> None:
     reference = decode(clip.read_bytes(), max_seconds=60)
     data = encode_av(reference.samples, 16_000, container, codec)
@@ -39,12 +40,15 @@ def test_decodes_browser_and_compressed_audio(clip: Path, container: str, codec:
     assert abs(audio.duration_s - reference.duration_s) < 0.1
 
 
-@pytest.mark.parametrize(("data", "code"), [
-    (b"", "empty_audio"),
-    (b"hello, I am plain text and not audio at all\n" * 20, "invalid_audio"),
-    (bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)), "invalid_audio"),
-    (wav_header(16_000, 0), "empty_audio"),
-])
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"", "empty_audio"),
+        (b"hello, I am plain text and not audio at all\n" * 20, "invalid_audio"),
+        (bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)), "invalid_audio"),
+        (wav_header(16_000, 0), "empty_audio"),
+    ],
+)
 def test_bad_uploads_raise_clear_errors(data: bytes, code: str) -> None:
     with pytest.raises(AudioError) as info:
         decode(data, max_seconds=10)
@@ -111,7 +115,14 @@ def test_sentence_split() -> None:
 
 
 def test_subtitle_formats() -> None:
-    t = Transcript(text="Hi. Bye.", language="en", duration_s=3725.5, segments=[
-        Segment(id=0, start=0.0, end=1.25, text="Hi."), Segment(id=1, start=3723.5, end=3725.5, text="Bye.")])
+    t = Transcript(
+        text="Hi. Bye.",
+        language="en",
+        duration_s=3725.5,
+        segments=[
+            Segment(id=0, start=0.0, end=1.25, text="Hi."),
+            Segment(id=1, start=3723.5, end=3725.5, text="Bye."),
+        ],
+    )
     assert srt(t) == "1\n00:00:00,000 --> 00:00:01,250\nHi.\n\n2\n01:02:03,500 --> 01:02:05,500\nBye.\n"
     assert vtt(t).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHi.\n")

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harvis.config import SpeechSettings
 from harvis.speech.audio import STT_RATE, Audio, decode, to_rate
-from harvis.speech.service import SpeechService, VoiceNotFound
+from harvis.speech.service import SpeechService
+from harvis.speech.voices import VoiceLibrary
 from tests.support.speech import espeak_wav, sox, wer
 
 
@@ -63,7 +65,7 @@ async def test_espeak_speech_is_understood(speech: SpeechService, tmp_path: Path
 
 async def test_tts_yields_one_chunk_per_sentence(speech: SpeechService) -> None:
     text = "First sentence here. Second one follows! Is this the third?"
-    chunks = [c async for c in speech.synthesize(text, voice="alloy")]
+    chunks = [c async for c in speech.synthesize(text)]
     assert [c.text for c in chunks] == ["First sentence here.", "Second one follows!", "Is this the third?"]
     assert all(c.sample_rate == 22_050 and c.pcm.dtype == np.float32 and c.duration_s > 0.3 for c in chunks)
     assert all(float(np.abs(c.pcm).max()) <= 1.0 for c in chunks)
@@ -88,7 +90,27 @@ async def test_speed_changes_duration(speech: SpeechService) -> None:
     assert fast.duration_s < 0.55 * slow.duration_s
 
 
-async def test_unknown_builtin_voice(speech: SpeechService) -> None:
-    with pytest.raises(VoiceNotFound):
-        await anext(speech.synthesize("Hello.", voice="no-such-voice"))
-    assert speech.builtin("nova") is not None and speech.builtin("") is not None
+async def test_a_clause_is_spoken_as_given_in_one_engine_call(speech: SpeechService) -> None:
+    """The pipeline's chunker keeps "Dr. Smith" in one clause; speaking it must not re-split it."""
+    engine = await speech.ensure_tts()
+    calls: list[str] = []
+    real = engine.synthesize
+
+    def counted(text: str, **kw: object) -> np.ndarray:
+        calls.append(text)
+        return real(text, **kw)  # type: ignore[arg-type]
+
+    engine.synthesize = counted  # type: ignore[method-assign]
+    try:
+        chunk = await speech.speak("You should ask Dr. Smith about it, he knows.")
+    finally:
+        engine.synthesize = real  # type: ignore[method-assign]
+    assert calls == ["You should ask Dr. Smith about it, he knows."]
+    assert chunk is not None and chunk.duration_s > 1.0
+
+
+def test_builtin_voice_names(speech: SpeechService, tmp_path: Path) -> None:
+    library = VoiceLibrary(speech, SpeechSettings(), data_dir=tmp_path)
+    assert library.builtin("nova") == speech.builtin_voice  # OpenAI's names map to the built-in voice
+    assert library.builtin("") == speech.builtin_voice and library.builtin("JOE") == speech.builtin_voice
+    assert library.builtin("no-such-voice") is None

@@ -13,8 +13,10 @@ from harvis.speech.service import SpeechService
 from harvis.speech.tts import VoiceRef
 from tests.support.speech import espeak_wav, sox, wer
 
-REFERENCE_TEXT = ("The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. "
-                  "A journey of a thousand miles begins with a single step.")
+REFERENCE_TEXT = (
+    "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore. "
+    "A journey of a thousand miles begins with a single step."
+)
 HELD_OUT = "Tomorrow will be sunny with a light breeze in the afternoon."
 
 
@@ -37,7 +39,8 @@ async def other_speaker(speech: SpeechService, kind: str, workdir: Path) -> Audi
 
 @pytest.mark.parametrize(("kind", "margin"), [("shifted", 0.3), ("espeak", 0.1)])
 async def test_matched_voice_is_closer_and_still_intelligible(
-        speech: SpeechService, tmp_path: Path, kind: str, margin: float) -> None:
+    speech: SpeechService, tmp_path: Path, kind: str, margin: float
+) -> None:
     reference = await other_speaker(speech, kind, tmp_path)
     encoder = await speech.speaker.get()
     probe = await speak(speech, "I can help you with that. Let me think about it for a moment.")
@@ -58,6 +61,7 @@ async def test_matched_voice_is_closer_and_still_intelligible(
 
 
 def test_match_params_round_trip_json() -> None:
-    params = matching.MatchParams(alpha=1.15, source_f0=(4.8, 0.2), target_f0=(5.3, 0.25),
-                                  similarity_plain=0.2, similarity_matched=0.7)
+    params = matching.MatchParams(
+        alpha=1.15, source_f0=(4.8, 0.2), target_f0=(5.3, 0.25), similarity_plain=0.2, similarity_matched=0.7
+    )
     assert matching.MatchParams.from_json(params.to_json()) == params

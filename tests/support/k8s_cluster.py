@@ -41,11 +41,16 @@ class Cluster:
     workdir: Path
     logs: dict[str, Path]
 
-    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None,
-                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, check: bool = True, stdin: str | None = None, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["kubectl", "--kubeconfig", str(self.kubeconfig), *args],
-            input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
@@ -55,8 +60,9 @@ class Cluster:
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.server, verify=False, timeout=10.0,
-                            headers={"Authorization": f"Bearer {TOKEN}"})
+        return httpx.Client(
+            base_url=self.server, verify=False, timeout=10.0, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         return self.logs[name].read_text(errors="replace")[-chars:]
@@ -67,8 +73,9 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _wait(check: Any, what: str, procs: dict[str, subprocess.Popen[bytes]], logs: dict[str, Path],
-          timeout: float) -> None:
+def _wait(
+    check: Any, what: str, procs: dict[str, subprocess.Popen[bytes]], logs: dict[str, Path], timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for name, p in procs.items():
@@ -82,9 +89,12 @@ def _wait(check: Any, what: str, procs: dict[str, subprocess.Popen[bytes]], logs
 
 def _write_kubeconfig(path: Path, server: str) -> None:
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "harvis-test",
-        "clusters": [{"name": "harvis-test",
-                      "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "harvis-test",
+        "clusters": [
+            {"name": "harvis-test", "cluster": {"server": server, "insecure-skip-tls-verify": True}}
+        ],
         "users": [{"name": "admin", "user": {"token": TOKEN}}],
         "contexts": [{"name": "harvis-test", "context": {"cluster": "harvis-test", "user": "admin"}}],
     }
@@ -99,8 +109,9 @@ def control_plane(workdir: Path, timeout: float = 120.0) -> Iterator[Cluster]:
     workdir.mkdir(parents=True, exist_ok=True)
     key, pub = workdir / "sa.key", workdir / "sa.pub"
     subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-    subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(pub)], check=True, capture_output=True
+    )
     (workdir / "tokens.csv").write_text(f'{TOKEN},admin,admin,"system:masters"\n')
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     server = f"https://127.0.0.1:{api_port}"
@@ -109,47 +120,88 @@ def control_plane(workdir: Path, timeout: float = 120.0) -> Iterator[Cluster]:
     logs = {n: workdir / f"{n}.log" for n in ("etcd", *BINARIES)}
     procs: dict[str, subprocess.Popen[bytes]] = {}
     with ExitStack() as stack:
+
         def stop_all() -> None:
             for p in reversed(list(procs.values())):
                 stop_pid(p)
 
         stack.callback(stop_all)
-        procs["etcd"] = _start([
-            "etcd", "--data-dir", str(workdir / "etcd"), "--name", "harvis-test",
-            "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-            "--initial-cluster", f"harvis-test=http://127.0.0.1:{peer_port}",
-            "--quota-backend-bytes", str(256 * 1024 * 1024),
-        ], logs["etcd"])
-        procs["kube-apiserver"] = _start([
-            str(BIN_DIR / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={api_port}",
-            f"--cert-dir={workdir / 'certs'}", f"--token-auth-file={workdir / 'tokens.csv'}",
-            "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-account-key-file={pub}", f"--service-account-signing-key-file={key}",
-            # Pods here never run, so they need no service account token mounted.
-            "--disable-admission-plugins=ServiceAccount", "--logtostderr=true", "--v=1",
-        ], logs["kube-apiserver"])
+        procs["etcd"] = _start(
+            [
+                "etcd",
+                "--data-dir",
+                str(workdir / "etcd"),
+                "--name",
+                "harvis-test",
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"harvis-test=http://127.0.0.1:{peer_port}",
+                "--quota-backend-bytes",
+                str(256 * 1024 * 1024),
+            ],
+            logs["etcd"],
+        )
+        procs["kube-apiserver"] = _start(
+            [
+                str(BIN_DIR / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={workdir / 'certs'}",
+                f"--token-auth-file={workdir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={pub}",
+                f"--service-account-signing-key-file={key}",
+                # Pods here never run, so they need no service account token mounted.
+                "--disable-admission-plugins=ServiceAccount",
+                "--logtostderr=true",
+                "--v=1",
+            ],
+            logs["kube-apiserver"],
+        )
 
         def api_ready() -> bool:
             try:
-                r = httpx.get(f"{server}/readyz", verify=False, timeout=2.0,
-                              headers={"Authorization": f"Bearer {TOKEN}"})
+                r = httpx.get(
+                    f"{server}/readyz",
+                    verify=False,
+                    timeout=2.0,
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
                 return r.status_code == 200
             except httpx.HTTPError:
                 return False
 
         _wait(api_ready, "kube-apiserver", procs, logs, timeout)
-        common = [f"--kubeconfig={kubeconfig}", "--leader-elect=false", "--port=0", "--secure-port=0",
-                  "--logtostderr=true", "--v=1"]
+        common = [
+            f"--kubeconfig={kubeconfig}",
+            "--leader-elect=false",
+            "--port=0",
+            "--secure-port=0",
+            "--logtostderr=true",
+            "--v=1",
+        ]
         procs["kube-scheduler"] = _start([str(BIN_DIR / "kube-scheduler"), *common], logs["kube-scheduler"])
-        procs["kube-controller-manager"] = _start([
-            str(BIN_DIR / "kube-controller-manager"), *common,
-            "--controllers=*,-nodelifecycle", f"--service-account-private-key-file={key}",
-            "--concurrent-deployment-syncs=2", "--concurrent-replicaset-syncs=2",
-        ], logs["kube-controller-manager"])
+        procs["kube-controller-manager"] = _start(
+            [
+                str(BIN_DIR / "kube-controller-manager"),
+                *common,
+                "--controllers=*,-nodelifecycle",
+                f"--service-account-private-key-file={key}",
+                "--concurrent-deployment-syncs=2",
+                "--concurrent-replicaset-syncs=2",
+            ],
+            logs["kube-controller-manager"],
+        )
         cluster = Cluster(server=server, kubeconfig=kubeconfig, workdir=workdir, logs=logs)
         yield cluster

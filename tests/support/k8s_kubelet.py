@@ -29,17 +29,30 @@ def add_node(cluster: Cluster, name: str, labels: dict[str, str], gpus: int = 1)
     """A schedulable Node with `gpus` nvidia.com/gpu, as the NVIDIA device plugin would report."""
     capacity = {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
     with cluster.api() as api:
-        body = {"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        }
         api.post("/api/v1/nodes", json=body).raise_for_status()
         # The admission chain taints new nodes not-ready; a kubelet would clear it once ready.
         api.patch(f"/api/v1/nodes/{name}", json={"spec": {"taints": None}}, headers=MERGE).raise_for_status()
-        status = {"status": {
-            "capacity": capacity, "allocatable": capacity,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "lastHeartbeatTime": _now(), "lastTransitionTime": _now()}],
-            "addresses": [{"type": "Hostname", "address": name}],
-        }}
+        status = {
+            "status": {
+                "capacity": capacity,
+                "allocatable": capacity,
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "True",
+                        "reason": "KubeletReady",
+                        "lastHeartbeatTime": _now(),
+                        "lastTransitionTime": _now(),
+                    }
+                ],
+                "addresses": [{"type": "Hostname", "address": name}],
+            }
+        }
         api.patch(f"/api/v1/nodes/{name}/status", json=status, headers=MERGE).raise_for_status()
 
 
@@ -81,26 +94,38 @@ class KubeletStandIn:
         meta, spec, status = pod["metadata"], pod["spec"], pod.get("status") or {}
         path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
         if meta.get("deletionTimestamp"):
-            api.request("DELETE", path, json={"gracePeriodSeconds": 0,
-                                              "preconditions": {"uid": meta["uid"]}})
+            api.request("DELETE", path, json={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
         elif spec.get("nodeName") and status.get("phase") != "Running":
             self._ips += 1
             api.patch(f"{path}/status", json=self._running(spec), headers=MERGE)
 
     def _running(self, spec: dict[str, Any]) -> dict[str, Any]:
         now = _now()
-        ready = [{"type": t, "status": "True", "lastTransitionTime": now}
-                 for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
-        return {"status": {
-            "phase": "Running", "hostIP": "10.0.0.1", "startTime": now,
-            "podIP": f"10.244.{self._ips // 250}.{self._ips % 250 + 1}",
-            "conditions": ready,
-            "containerStatuses": [
-                {"name": c["name"], "image": c["image"], "imageID": "", "ready": True, "started": True,
-                 "restartCount": 0, "state": {"running": {"startedAt": now}}}
-                for c in spec["containers"]
-            ],
-        }}
+        ready = [
+            {"type": t, "status": "True", "lastTransitionTime": now}
+            for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+        ]
+        return {
+            "status": {
+                "phase": "Running",
+                "hostIP": "10.0.0.1",
+                "startTime": now,
+                "podIP": f"10.244.{self._ips // 250}.{self._ips % 250 + 1}",
+                "conditions": ready,
+                "containerStatuses": [
+                    {
+                        "name": c["name"],
+                        "image": c["image"],
+                        "imageID": "",
+                        "ready": True,
+                        "started": True,
+                        "restartCount": 0,
+                        "state": {"running": {"startedAt": now}},
+                    }
+                    for c in spec["containers"]
+                ],
+            }
+        }
 
 
 @contextmanager

@@ -15,9 +15,15 @@ from tests.support.processes import HARVIS, Proc, free_port, spawn
 SMALL_MODEL = "smollm2:135m"
 
 
-def start_llm_node(host: str = "127.0.0.1", port: int | None = None, threads: int = 1,
-                   extra_env: Mapping[str, str] | None = None, *, max_queue: int | None = None,
-                   log_path: Path | None = None) -> Proc:
+def start_llm_node(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    threads: int = 1,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    max_queue: int | None = None,
+    log_path: Path | None = None,
+) -> Proc:
     """A running node answering on http://host:port (the model loads on first use).
 
     Stop it with ``proc.stop()`` in a finally, or use ``llm_node(...)``.
@@ -27,13 +33,25 @@ def start_llm_node(host: str = "127.0.0.1", port: int | None = None, threads: in
     if max_queue is not None:
         args += ["--max-queue", str(max_queue)]
     log_path = log_path or Path(tempfile.mkdtemp(prefix="harvis-llm-node-")) / f"node-{port}.log"
-    return spawn(args, base_url=f"http://{host}:{port}", log_path=log_path, ready_path="/",
-                 env=dict(extra_env or {}), timeout=60.0)
+    return spawn(
+        args,
+        base_url=f"http://{host}:{port}",
+        log_path=log_path,
+        ready_path="/",
+        env=dict(extra_env or {}),
+        timeout=60.0,
+    )
 
 
 @contextmanager
-def llm_node(host: str = "127.0.0.1", port: int | None = None, threads: int = 1,
-             extra_env: Mapping[str, str] | None = None, *, max_queue: int | None = None) -> Iterator[Proc]:
+def llm_node(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    threads: int = 1,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    max_queue: int | None = None,
+) -> Iterator[Proc]:
     proc = start_llm_node(host, port, threads, extra_env, max_queue=max_queue)
     try:
         yield proc

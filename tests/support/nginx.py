@@ -32,8 +32,9 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-def write_config(directory: Path, *, backend: str, listen: str, max_body: str = "26m",
-                 web_root: Path = WEB_ROOT) -> Path:
+def write_config(
+    directory: Path, *, backend: str, listen: str, max_body: str = "26m", web_root: Path = WEB_ROOT
+) -> Path:
     """Write conf/nginx.conf (+ conf/harvis.conf) under `directory`; return the main config."""
     if not MIME_TYPES.exists():
         raise FileNotFoundError(f"{MIME_TYPES} is missing: install Debian's nginx (scripts/system-deps.sh)")
@@ -42,8 +43,12 @@ def write_config(directory: Path, *, backend: str, listen: str, max_body: str = 
         (directory / sub).mkdir(parents=True, exist_ok=True)
     server = render_template(
         TEMPLATE.read_text(),
-        {"HARVIS_LISTEN": listen, "HARVIS_BACKEND": backend, "HARVIS_WEB_ROOT": str(web_root),
-         "HARVIS_MAX_BODY": max_body},
+        {
+            "HARVIS_LISTEN": listen,
+            "HARVIS_BACKEND": backend,
+            "HARVIS_WEB_ROOT": str(web_root),
+            "HARVIS_MAX_BODY": max_body,
+        },
     )
     (conf / "harvis.conf").write_text(server)
     # As root the worker would run as "nobody" and may not read the checkout.

@@ -115,8 +115,15 @@ def spawn(
 
 
 @contextmanager
-def running(args: list[str], *, base_url: str, log_path: Path, ready_path: str = "/",
-            env: Mapping[str, str] | None = None, timeout: float = 120.0) -> Iterator[Proc]:
+def running(
+    args: list[str],
+    *,
+    base_url: str,
+    log_path: Path,
+    ready_path: str = "/",
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> Iterator[Proc]:
     proc = spawn(args, base_url=base_url, log_path=log_path, ready_path=ready_path, env=env, timeout=timeout)
     try:
         yield proc

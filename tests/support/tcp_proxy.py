@@ -130,8 +130,11 @@ class TcpProxy:
             writer.close()
             return
         self._writers.add(up_writer)
-        await asyncio.gather(self._pipe(reader, up_writer, "bytes_up"),
-                             self._pipe(up_reader, writer, "bytes_down"), return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(reader, up_writer, "bytes_up"),
+            self._pipe(up_reader, writer, "bytes_down"),
+            return_exceptions=True,
+        )
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.close()

@@ -1,14 +1,16 @@
 """Stand-in engines for unit tests of the voice pipeline's stage logic.
 
 They follow the real interfaces (harvis.pipeline.ports): an LLM that streams Delta items and
-ends with StreamEnd or raises LLMError, a speech service whose synthesize() is an async
-iterator of chunks, a recorder that keeps what the store would. Gates (asyncio.Event) let a
+ends with StreamEnd or raises LLMError, a speech service that speaks one clause at a time,
+a recorder that keeps what the store would. Gates (asyncio.Event) let a
 test hold a stage at a chosen point instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,19 +19,13 @@ import numpy as np
 
 from harvis.llm.types import ChatRequest, Delta, ModelInfo, StreamEnd
 from harvis.pipeline.events import SessionStarted
+from harvis.speech.tts import AudioChunk
 
 
 @dataclass
 class Heard:
     text: str
     language: str | None = "en"
-
-
-@dataclass
-class Chunk:
-    pcm: Any
-    sample_rate: int
-    text: str = ""
 
 
 class StandInSpeech:
@@ -40,10 +36,6 @@ class StandInSpeech:
         self.calls: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}  # hold synthesis of a text until set
 
-    def decode(self, data: bytes, *, max_seconds: float) -> bytes:
-        self.calls.append("decode")
-        return data
-
     async def vad_trim(self, audio: Any) -> Any:
         self.calls.append("vad")
         return audio
@@ -52,13 +44,16 @@ class StandInSpeech:
         self.calls.append("stt")
         return Heard(self.transcript)
 
-    async def synthesize(self, text: str, *, voice: Any) -> AsyncIterator[Chunk]:
-        if text in self.gates:
-            await self.gates[text].wait()
+    async def speak(self, clause: str, *, voice: Any = None) -> AudioChunk:
+        if clause in self.gates:
+            await self.gates[clause].wait()
         if self.fail_tts:
             raise RuntimeError("voice model exploded")
-        self.spoken.append(text)
-        yield Chunk(np.zeros(160 * max(1, len(text)), dtype=np.float32), 16000, text)
+        self.spoken.append(clause)
+        return AudioChunk(np.zeros(160 * max(1, len(clause)), dtype=np.float32), 16000, clause)
+
+    async def ensure_tts(self) -> None:
+        self.calls.append("ensure_tts")
 
 
 @dataclass
@@ -94,8 +89,9 @@ class ScriptedLLM:
         self.loaded = True
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(name="smollm2:135m", deployment="d", node="n", provider="ollama",
-                          loaded=self.loaded)]
+        return [
+            ModelInfo(name="smollm2:135m", deployment="d", node="n", provider="ollama", loaded=self.loaded)
+        ]
 
 
 def end(model: str = "smollm2:135m", **kw: Any) -> StreamEnd:
@@ -119,10 +115,20 @@ class MemoryRecorder:
     def __init__(self) -> None:
         self.user: list[str] = []
         self.answers: list[dict[str, Any]] = []
+        self.progress_saves: list[dict[str, Any]] = []
 
     async def begin(self, transcript: str, *, model: str) -> tuple[SessionStarted, list[dict[str, Any]]]:
         self.user.append(transcript)
         return SessionStarted("s1", "u1", "a1"), [{"role": "user", "content": transcript}]
 
+    async def progress(self, **fields: Any) -> None:
+        self.progress_saves.append(fields)
+
     async def finish(self, **fields: Any) -> None:
         self.answers.append(fields)
+
+
+def wav_seconds(wav: bytes) -> float:
+    """The length of a WAV file, read from its header."""
+    with wave.open(io.BytesIO(wav), "rb") as w:
+        return w.getnframes() / float(w.getframerate())

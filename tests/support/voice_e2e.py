@@ -37,7 +37,7 @@ def pcm16_frames(wav: bytes, *, frame_ms: int = 100, silence_s: float = 0.0) -> 
     samples = np.concatenate([audio.samples, np.zeros(int(silence_s * 16000), np.float32)])
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
     step = 16000 * 2 * frame_ms // 1000
-    return [pcm[i:i + step] for i in range(0, len(pcm), step)]
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)]
 
 
 def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:

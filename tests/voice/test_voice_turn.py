@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def voice_turn(client: httpx.Client, wav: bytes, **form: str) -> list[tuple[str, dict[str, Any]]]:
-    with client.stream("POST", "/api/voice/turn", files={"audio": ("question.wav", wav, "audio/wav")},
-                       data=form) as r:
+    with client.stream(
+        "POST", "/api/voice/turn", files={"audio": ("question.wav", wav, "audio/wav")}, data=form
+    ) as r:
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["x-accel-buffering"] == "no"
@@ -31,7 +32,8 @@ def messages(client: httpx.Client, session_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_spoken_question_gets_a_spoken_answer_that_says_the_text_answer(
-        alice: httpx.Client, sky_question: bytes) -> None:
+    alice: httpx.Client, sky_question: bytes
+) -> None:
     events = voice_turn(alice, sky_question)
     names = [n for n, _ in events]
     assert names[:2] == ["session", "transcript"], names
@@ -56,7 +58,9 @@ def test_a_spoken_question_gets_a_spoken_answer_that_says_the_text_answer(
     session_id = events[0][1]["session_id"]
     saved = messages(alice, session_id)
     assert [(m["role"], m["kind"], m["status"]) for m in saved] == [
-        ("user", "voice", "complete"), ("assistant", "voice", "complete")]
+        ("user", "voice", "complete"),
+        ("assistant", "voice", "complete"),
+    ]
     assert saved[0]["content"] == transcript
     assert saved[1]["content"] == answer and saved[1]["id"] == done["message_id"]
     # the same stage timings reach /metrics
@@ -66,11 +70,13 @@ def test_a_spoken_question_gets_a_spoken_answer_that_says_the_text_answer(
 
 
 def test_a_client_that_leaves_mid_answer_leaves_it_saved_as_interrupted(
-        alice: httpx.Client, story_question: bytes) -> None:
+    alice: httpx.Client, story_question: bytes
+) -> None:
     heard: list[str] = []
     session_id = ""
-    with alice.stream("POST", "/api/voice/turn",
-                      files={"audio": ("q.wav", story_question, "audio/wav")}) as r:
+    with alice.stream(
+        "POST", "/api/voice/turn", files={"audio": ("q.wav", story_question, "audio/wav")}
+    ) as r:
         for name, data in sse_events(r):
             if name == "session":
                 session_id = data["session_id"]
@@ -93,7 +99,8 @@ def test_a_client_that_leaves_mid_answer_leaves_it_saved_as_interrupted(
 
 
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
-        backend: Proc, alice: httpx.Client, bob: httpx.Client, sky_question: bytes) -> None:
+    backend: Proc, alice: httpx.Client, bob: httpx.Client, sky_question: bytes
+) -> None:
     files = {"audio": ("q.wav", sky_question, "audio/wav")}
     r = httpx.post(f"{backend.url}/api/voice/turn", files=files)
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
@@ -120,7 +127,8 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
         w.setframerate(16000)
         w.writeframes(b"\0\0" * 16000)
     events = voice_turn(alice, buf.getvalue(), session_id=alice_session)
-    assert events == [("error", {"code": "no_speech", "message": "No speech was heard in the audio.",
-                                 "message_id": None})]
+    assert events == [
+        ("error", {"code": "no_speech", "message": "No speech was heard in the audio.", "message_id": None})
+    ]
     assert messages(alice, alice_session) == []
     assert alice.get("/health/live").status_code == 200

@@ -35,7 +35,8 @@ def loaded(client: httpx.Client, model: str) -> bool:
 
 
 def test_speech_start_warms_a_cold_model_before_the_turn_ends(
-        cold_backend: Proc, story_question: bytes) -> None:
+    cold_backend: Proc, story_question: bytes
+) -> None:
     carol = login(cold_backend.url, "carol", timeout=300)
     try:
         warms_while_talking(cold_backend, carol, story_question)

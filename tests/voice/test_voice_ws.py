@@ -28,8 +28,9 @@ def socket(backend: Proc, token: str | None) -> Iterator[ClientConnection]:
         yield ws
 
 
-def read_until(ws: ClientConnection, kind: str, seen: list[dict[str, Any]],
-               timeout: float = 240) -> dict[str, Any]:
+def read_until(
+    ws: ClientConnection, kind: str, seen: list[dict[str, Any]], timeout: float = 240
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         event = json.loads(ws.recv(timeout=deadline - time.monotonic()))
@@ -55,8 +56,9 @@ def answer_of(client: httpx.Client, session_id: str) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def test_hands_free_turn_then_cancel_mid_answer(backend: Proc, alice: httpx.Client, story_question: bytes,
-                                                 sky_question: bytes) -> None:
+def test_hands_free_turn_then_cancel_mid_answer(
+    backend: Proc, alice: httpx.Client, story_question: bytes, sky_question: bytes
+) -> None:
     seen: list[dict[str, Any]] = []
     with socket(backend, token_of(alice)) as ws:
         read_until(ws, "ready", seen)

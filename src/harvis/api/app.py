@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -24,10 +23,12 @@ from harvis.api import (
     metrics,
     models,
     openai_compat,
+    realtime_openai,
     sessions,
     speech_models,
     voice,
     voices,
+    wyoming_front,
 )
 from harvis.api.embedded_node import EmbeddedNode
 from harvis.api.errors import install_error_handlers
@@ -35,41 +36,60 @@ from harvis.api.headers import SecurityHeadersMiddleware
 from harvis.api.limits import BodyLimitMiddleware
 from harvis.api.ratelimit import SlidingWindowLimiter
 from harvis.api.secret import resolve_secret
+from harvis.api.services import Services
 from harvis.config import Settings
+from harvis.llm.router import Router
+from harvis.pipeline.pipeline import Pipeline
 from harvis.speech.service import SpeechService
+from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-ROUTERS = (health, metrics, auth, keys, sessions, chat, models, openai_compat, voices, audio, speech_models,
-           voice)
+ROUTERS = (
+    health,
+    metrics,
+    auth,
+    keys,
+    sessions,
+    chat,
+    models,
+    openai_compat,
+    realtime_openai,
+    voices,
+    audio,
+    speech_models,
+    voice,
+)
 
 
-async def _start_router(app: FastAPI, settings: Settings, stack: AsyncExitStack, start_node: bool) -> None:
-    if app.state.router is not None:
-        return  # given by the caller, who owns its lifetime
-    router_settings = settings
+async def _start_router(svc: Services, stack: AsyncExitStack, start_node: bool) -> Router:
+    if svc.router is not None:
+        return svc.router  # given by the caller, who owns its lifetime
+    settings = svc.settings
     if settings.ollama_url is None and settings.llm_config is None and start_node:
         node = EmbeddedNode(log_dir=settings.data_dir / "logs")
         url = await node.start()
         stack.push_async_callback(node.stop)
-        app.state.embedded_node = node
+        svc.embedded_node = node
         log.info("OLLAMA_URL is not set: using the embedded LLM node at %s (pid %s)", url, node.pid)
-        router_settings = settings.model_copy(update={"ollama_url": url})
-    from harvis.llm.router import Router
-
-    router = Router.from_settings(router_settings)
+        settings = settings.model_copy(update={"ollama_url": url})
+    router = Router.from_settings(settings)
     await router.start()
     stack.push_async_callback(router.close)
-    app.state.router = router
+    return router
 
 
-async def _start_speech(app: FastAPI, settings: Settings, stack: AsyncExitStack) -> None:
+async def _start_speech(svc: Services, router: Router, stack: AsyncExitStack) -> None:
+    settings = svc.settings
     speech = SpeechService.from_settings(settings)
     await speech.start()
     stack.push_async_callback(speech.close)
-    app.state.speech = speech
+    pipeline = Pipeline(llm=router, speech=speech, settings=settings)
+    stack.push_async_callback(pipeline.close)
+    svc.speech, svc.pipeline = speech, pipeline
+    svc.voices = VoiceLibrary(speech, settings.speech, data_dir=settings.data_dir)
 
 
 async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
@@ -84,15 +104,25 @@ async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
     stack.push_async_callback(stop)
 
 
-def create_app(settings: Settings, *, router: Any = None, start_node: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, router: Router | None = None, start_node: bool = True) -> FastAPI:
+    svc = Services(
+        settings=settings,
+        secret=resolve_secret(settings),
+        db=Database.from_settings(settings),
+        login_limiter=SlidingWindowLimiter(settings.auth.login_attempts_per_minute, 60.0),
+        router=router,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await app.state.db.open()
-            stack.push_async_callback(app.state.db.close)
-            await _start_housekeeping(app.state.db, stack)
-            await _start_router(app, settings, stack, start_node)
-            await _start_speech(app, settings, stack)
+            await svc.db.open()
+            stack.push_async_callback(svc.db.close)
+            await _start_housekeeping(svc.db, stack)
+            svc.router = await _start_router(svc, stack, start_node)
+            await _start_speech(svc, svc.router, stack)
+            if settings.wyoming.enabled:
+                await wyoming_front.start(svc, stack)
             log.info("Harvis is ready")
             yield
 
@@ -102,25 +132,17 @@ def create_app(settings: Settings, *, router: Any = None, start_node: bool = Tru
         lifespan=lifespan,
         description="Self-hosted voice assistant: chat, voice and OpenAI-compatible APIs.",
     )
-    app.state.settings = settings
-    app.state.secret = resolve_secret(settings)
-    app.state.db = Database.from_settings(settings)
-    app.state.router = router
-    app.state.speech = None
-    app.state.embedded_node = None
-    app.state.signup_lock = asyncio.Lock()
-    app.state.login_limiter = SlidingWindowLimiter(settings.auth.login_attempts_per_minute, 60.0)
-    app.state.metrics = metrics
+    app.state.services = svc
 
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware, upload_limit_bytes=(settings.speech.max_upload_mb + 1) * 1024 * 1024
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    if origins := [o.strip() for o in settings.auth.cors_origins.split(",") if o.strip()]:
+    if settings.auth.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=origins,
+            allow_origins=settings.auth.cors_origins,
             allow_credentials=True,
             allow_methods=["*"],
             allow_headers=["*"],

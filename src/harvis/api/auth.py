@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from typing import Any
 
@@ -11,10 +10,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from harvis.api.deps import SESSION_COOKIE, AdminUser, AppState, CurrentUser, DbSession, credential_from
-from harvis.api.errors import ApiError
+from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentUser, DbSession, ServicesDep, credential_from
 from harvis.api.fields import CleanStr
 from harvis.api.tokens import is_api_key, issue_token, read_token
+from harvis.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
 from harvis.store import credentials, users
 from harvis.store.models import User
 from harvis.store.passwords import hash_password, password_problem, verify_password
@@ -59,35 +58,35 @@ def user_out(user: User) -> UserOut:
     return UserOut(id=user.id, username=user.username, is_admin=user.is_admin)
 
 
-async def signup_allowed(session: DbSession, state: AppState) -> bool:
+async def signup_allowed(session: DbSession, state: ServicesDep) -> bool:
     default = bool(state.settings.auth.allow_signup)
     return bool(await users.get_setting(session, key=ALLOW_SIGNUP, default=default))
 
 
 @router.get("/api/auth/config", response_model=SignupConfig)
-async def auth_config(session: DbSession, state: AppState) -> SignupConfig:
+async def auth_config(session: DbSession, state: ServicesDep) -> SignupConfig:
     first = await users.count_users(session) == 0
     open_ = first or await signup_allowed(session, state)
     return SignupConfig(signup_open=open_, first_user=first)
 
 
 @router.post("/api/auth/signup", status_code=201, response_model=UserOut)
-async def signup(body: Credentials, session: DbSession, state: AppState) -> UserOut:
+async def signup(body: Credentials, session: DbSession, state: ServicesDep) -> UserOut:
     if not USERNAME_RE.match(body.username):
-        raise ApiError(422, "invalid_username", "usernames use letters, digits and . _ @ - (at most 64)")
+        raise Invalid("usernames use letters, digits and . _ @ - (at most 64)", code="invalid_username")
     if (problem := password_problem(body.password)) is not None:
-        raise ApiError(422, "weak_password", problem)
+        raise Invalid(problem, code="weak_password")
     if await users.count_users(session) > 0 and not await signup_allowed(session, state):
-        raise ApiError(403, "signup_disabled", "sign-up is closed; ask an admin for an account")
+        raise Forbidden("sign-up is closed; ask an admin for an account", code="signup_disabled")
     password_hash = await asyncio.to_thread(hash_password, body.password)
     # Count and insert under one lock: two sign-ups racing on a fresh install must not both
     # become the first (admin) account.
     async with state.signup_lock:
         first = await users.count_users(session) == 0
         if not first and not await signup_allowed(session, state):
-            raise ApiError(403, "signup_disabled", "sign-up is closed; ask an admin for an account")
+            raise Forbidden("sign-up is closed; ask an admin for an account", code="signup_disabled")
         if await users.get_user_by_name(session, username=body.username) is not None:
-            raise ApiError(409, "username_taken", "that username is taken")
+            raise Conflict("that username is taken", code="username_taken")
         try:
             user = await users.create_user(
                 session, username=body.username, password_hash=password_hash, is_admin=first
@@ -95,29 +94,24 @@ async def signup(body: Credentials, session: DbSession, state: AppState) -> User
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            raise ApiError(409, "username_taken", "that username is taken") from None
+            raise Conflict("that username is taken", code="username_taken") from None
     return user_out(user)
 
 
 @router.post("/api/auth/login", response_model=LoginOut)
 async def login(
-    body: Credentials, request: Request, response: Response, session: DbSession, state: AppState
+    body: Credentials, request: Request, response: Response, session: DbSession, state: ServicesDep
 ) -> LoginOut:
     client = request.client.host if request.client else "unknown"
     key = f"{body.username.lower()}|{client}"
     limiter = state.login_limiter
     if (wait := limiter.retry_after(key)) is not None:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "too many login attempts; try again later",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+        raise RateLimited("too many login attempts; try again later", retry_after=wait)
     user = await users.get_user_by_name(session, username=body.username)
     ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
     if user is None or not ok:
         limiter.hit(key)
-        raise ApiError(401, "invalid_credentials", "wrong username or password")
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
     limiter.reset(key)
     ttl = state.settings.auth.token_ttl_s
     issued = issue_token(user_id=user.id, secret=state.secret, ttl_s=ttl)
@@ -136,7 +130,7 @@ async def login(
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(request: Request, user: CurrentUser, session: DbSession, state: AppState) -> Response:
+async def logout(request: Request, user: CurrentUser, session: DbSession, state: ServicesDep) -> Response:
     credential = credential_from(request)
     if credential and not is_api_key(credential) and (claims := read_token(credential, secret=state.secret)):
         await credentials.revoke_token(session, jti=claims[1])
@@ -152,13 +146,13 @@ async def me(user: CurrentUser) -> UserOut:
 
 
 @router.get("/api/admin/settings", response_model=AdminSettingsOut)
-async def get_admin_settings(admin: AdminUser, session: DbSession, state: AppState) -> AdminSettingsOut:
+async def get_admin_settings(admin: AdminUser, session: DbSession, state: ServicesDep) -> AdminSettingsOut:
     return AdminSettingsOut(allow_signup=await signup_allowed(session, state))
 
 
 @router.patch("/api/admin/settings", response_model=AdminSettingsOut)
 async def patch_admin_settings(
-    body: AdminSettings, admin: AdminUser, session: DbSession, state: AppState
+    body: AdminSettings, admin: AdminUser, session: DbSession, state: ServicesDep
 ) -> AdminSettingsOut:
     changes: dict[str, Any] = body.model_dump(exclude_none=True)
     if ALLOW_SIGNUP in changes:

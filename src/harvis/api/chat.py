@@ -1,21 +1,22 @@
-"""POST /api/chat: save the user's message, then stream the answer as Server-Sent Events."""
+"""POST /api/chat: save the user's message, then stream the answer as Server-Sent Events.
+
+The same turn as a voice turn, without the speech stages (harvis.pipeline.turn).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from harvis.api.chat_turn import Turn, stream_turn
-from harvis.api.deps import AppState, CurrentUser, DbSession
-from harvis.api.errors import ApiError
+from harvis.api.deps import CurrentUser, DbSession, PipelineDep, RouterDep, ServicesDep
 from harvis.api.fields import CleanStr
 from harvis.api.sse import EventStreamResponse
-from harvis.llm.types import ChatRequest
+from harvis.api.turns import observer, sse
+from harvis.errors import Invalid, NotFound
+from harvis.pipeline.recorder import DbRecorder
 from harvis.store import chats
 
 router = APIRouter(tags=["chat"])
-
-TITLE_CHARS = 60
 
 
 class ChatOptions(BaseModel):
@@ -34,54 +35,35 @@ class ChatIn(BaseModel):
     options: ChatOptions | None = None
 
 
-def title_from(message: str) -> str:
-    line = " ".join(message.split())
-    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
-
-
 @router.post(
     "/api/chat",
     response_class=EventStreamResponse,
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "events: session, reasoning, token, done | error",
+            "description": "events: session, reasoning, token, fallback, done | error",
         }
     },
 )
-async def chat(body: ChatIn, user: CurrentUser, session: DbSession, state: AppState) -> EventStreamResponse:
+async def chat(
+    body: ChatIn, user: CurrentUser, db: DbSession, svc: ServicesDep, llm: RouterDep, pipeline: PipelineDep
+) -> EventStreamResponse:
     if not body.message.strip():
-        raise ApiError(422, "empty_message", "the message is empty")
+        raise Invalid("the message is empty", code="empty_message")
+    session_model = None
     if body.session_id:
-        chat_session = await chats.get_session(session, user_id=user.id, session_id=body.session_id)
+        chat_session = await chats.get_session(db, user_id=user.id, session_id=body.session_id)
         if chat_session is None:
-            raise ApiError(404, "session_not_found", "no such session")
-    else:
-        chat_session = await chats.create_session(
-            session, user_id=user.id, title=title_from(body.message), model=body.model
-        )
-    if chat_session.title == chats.DEFAULT_TITLE:
-        chat_session.title = title_from(body.message)
-    model = body.model or chat_session.model or state.router.default_model
-    if body.model and body.model != chat_session.model:
-        chat_session.model = body.model
-    past = await chats.history(session, session_id=chat_session.id)
-    user_message = await chats.add_message(
-        session, session_id=chat_session.id, role="user", content=body.message
+            raise NotFound("no such session", code="session_not_found")
+        session_model = chat_session.model
+    options = pipeline.text_options(
+        model=body.model or session_model or llm.default_model,
+        llm_options=body.options.model_dump(exclude_none=True) if body.options else None,
     )
-    answer = await chats.add_message(
-        session, session_id=chat_session.id, role="assistant", status="streaming", model=model
+    recorder = DbRecorder(
+        svc.db, user_id=user.id, session_id=body.session_id, kind="text", chosen_model=body.model
     )
+    turn = pipeline.turn(recorder, options, on_end=observer("chat"))
     # Committed before the LLM is called: a crash from here on still leaves the question.
-    await session.commit()
-    turn = Turn(
-        session_id=chat_session.id,
-        user_message_id=user_message.id,
-        assistant_message_id=answer.id,
-        request=ChatRequest(
-            model=model,
-            messages=[*past, {"role": "user", "content": body.message}],
-            options=body.options.model_dump(exclude_none=True) if body.options else {},
-        ),
-    )
-    return EventStreamResponse(stream_turn(state.db, state.router, turn))
+    started = await turn.begin(body.message)
+    return EventStreamResponse(sse(turn.answer(started)))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from harvis.errors import HarvisError
 from harvis.store.outage import DATABASE_ERRORS, database_down
 
 log = logging.getLogger(__name__)
@@ -41,17 +43,6 @@ _OPENAI_TYPES = {
 }
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, *, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = dict(headers or {})
-
-
 def error_body(status: int, code: str, message: str, *, openai: bool = False) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if openai:
@@ -78,9 +69,17 @@ def _describe(errors: list[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-async def _api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+def retry_after_header(seconds: float | None) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds else {}
+
+
+async def _harvis_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one translation of Harvis's errors into HTTP."""
+    assert isinstance(exc, HarvisError)
+    if exc.status >= 500:
+        log.warning("%s %s: %s %s", request.method, request.url.path, exc.code, exc.message)
+    headers = {**retry_after_header(exc.retry_after), **exc.headers}
+    return error_response(request, exc.status, exc.code, exc.message, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,11 +104,14 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """Database and driver errors, handled here rather than by the catch-all so that Starlette
     does not re-raise them after answering (which drops the client's connection)."""
     if database_down(exc):
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
-                    type(exc).__name__)
-        return error_response(request, 503, "database_unavailable",
-                              "the database is not reachable right now; try again shortly",
-                              {"Retry-After": DB_RETRY_AFTER_S})
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error_response(
+            request,
+            503,
+            "database_unavailable",
+            "the database is not reachable right now; try again shortly",
+            {"Retry-After": DB_RETRY_AFTER_S},
+        )
     return await _unexpected(request, exc)
 
 
@@ -119,7 +121,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HarvisError, _harvis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for kind in DATABASE_ERRORS:

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from harvis.api.deps import AppState
+from harvis.api.deps import ServicesDep
+from harvis.api.services import Services
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -23,17 +24,19 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def check_database(state: Any) -> dict[str, Any]:
+async def check_database(svc: Services) -> dict[str, Any]:
     try:
-        await asyncio.wait_for(state.db.ping(), CHECK_TIMEOUT_S)
-        return {"ok": True, "detail": state.db.safe_url.split("://", 1)[0]}
+        await asyncio.wait_for(svc.db.ping(), CHECK_TIMEOUT_S)
+        return {"ok": True, "detail": svc.db.safe_url.split("://", 1)[0]}
     except Exception as exc:
         return {"ok": False, "detail": f"database unreachable: {type(exc).__name__}: {exc}"[:300]}
 
 
-async def check_llm(state: Any) -> dict[str, Any]:
+async def check_llm(svc: Services) -> dict[str, Any]:
+    if svc.router is None:
+        return {"ok": False, "detail": "the router is still starting", "nodes": []}
     try:
-        report = await asyncio.wait_for(state.router.check(), CHECK_TIMEOUT_S)
+        report = await asyncio.wait_for(svc.router.check(), CHECK_TIMEOUT_S)
     except Exception as exc:
         return {"ok": False, "detail": f"LLM check failed: {type(exc).__name__}: {exc}"[:300], "nodes": []}
     report = dict(report) if isinstance(report, dict) else {"nodes": report}
@@ -45,11 +48,10 @@ async def check_llm(state: Any) -> dict[str, Any]:
     return {**report, "ok": bool(ok), "detail": detail, "nodes": nodes}
 
 
-def check_speech(state: Any) -> dict[str, Any]:
-    speech = getattr(state, "speech", None)
-    if speech is None:
-        return {"ok": True, "models": [], "detail": "speech not enabled"}
-    models = speech.status()
+def check_speech(svc: Services) -> dict[str, Any]:
+    if svc.speech is None:
+        return {"ok": True, "models": [], "detail": "speech is still starting"}
+    models = svc.speech.status()
     failed = [m.get("name") for m in models if m.get("state") == "failed"]
     return {
         "ok": not failed,
@@ -59,9 +61,9 @@ def check_speech(state: Any) -> dict[str, Any]:
 
 
 @router.get("/health/ready")
-async def ready(state: AppState) -> JSONResponse:
-    database, llm = await asyncio.gather(check_database(state), check_llm(state))
-    checks = {"database": database, "llm": llm, "speech": check_speech(state)}
+async def ready(svc: ServicesDep) -> JSONResponse:
+    database, llm = await asyncio.gather(check_database(svc), check_llm(svc))
+    checks = {"database": database, "llm": llm, "speech": check_speech(svc)}
     # Speech loads lazily and can recover; a failed speech model degrades, it does not unready.
     ok = database["ok"] and llm["ok"]
     status = "ok" if ok and checks["speech"]["ok"] else "degraded"

@@ -13,9 +13,8 @@ from harvis.store.outage import database_down
 
 log = logging.getLogger(__name__)
 
-# A live stream saves its progress every HEARTBEAT_S (chat_turn.py); one silent for much
-# longer belongs to a process that is gone.
-HEARTBEAT_S = 5.0
+# A live stream saves its progress every chats.PROGRESS_EVERY_S; one silent for this long
+# belongs to a process that is gone.
 STALE_AFTER_S = 60.0
 SWEEP_EVERY_S = 60.0
 ORPHAN_ERROR = "the server stopped while this answer was being written"

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession
-from harvis.api.errors import ApiError
 from harvis.api.fields import CleanStr
 from harvis.api.tokens import hash_api_key, new_api_key
+from harvis.errors import NotFound
 from harvis.store import credentials
 
 router = APIRouter(tags=["keys"])
@@ -58,6 +58,6 @@ async def list_keys(user: CurrentUser, session: DbSession) -> list[KeyOut]:
 @router.delete("/api/keys/{key_id}", status_code=204)
 async def delete_key(key_id: str, user: CurrentUser, session: DbSession) -> Response:
     if not await credentials.delete_api_key(session, user_id=user.id, key_id=key_id):
-        raise ApiError(404, "not_found", "no such API key")
+        raise NotFound("no such API key")
     await session.commit()
     return Response(status_code=204)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from harvis.api.deps import AppState, CurrentUser
-from harvis.api.errors import ApiError
-from harvis.llm.types import LLMError
+from harvis.api.deps import CurrentUser, RouterDep
 
 router = APIRouter(tags=["models"])
 
@@ -27,11 +25,8 @@ class ModelsOut(BaseModel):
 
 
 @router.get("/api/models", response_model=ModelsOut)
-async def list_models(user: CurrentUser, state: AppState) -> ModelsOut:
-    try:
-        infos = await state.router.list_models()
-    except LLMError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+async def list_models(user: CurrentUser, llm: RouterDep) -> ModelsOut:
+    infos = await llm.list_models()
     models = [
         ModelOut(
             name=m.name,
@@ -43,4 +38,4 @@ async def list_models(user: CurrentUser, state: AppState) -> ModelsOut:
         )
         for m in infos
     ]
-    return ModelsOut(default=state.router.default_model, models=models)
+    return ModelsOut(default=llm.default_model, models=models)

@@ -6,7 +6,6 @@ client raises its usual exceptions; a failure mid-stream is sent as a `data: {"e
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -17,10 +16,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from harvis.api.deps import AppState, CurrentUser
-from harvis.api.errors import ApiError, error_body
+from harvis.api.deps import CurrentUser, RouterDep
+from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.sse import EventStreamResponse, sse_data
+from harvis.llm.router import Router
 from harvis.llm.types import ChatRequest, Delta, LLMError, StreamEnd
 
 router = APIRouter(tags=["openai"])
@@ -89,12 +89,6 @@ def to_chat_request(body: CompletionIn) -> ChatRequest:
     )
 
 
-def api_error(exc: LLMError) -> ApiError:
-    LLM_STREAMS.labels("openai", "error").inc()
-    headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))} if exc.retry_after else None
-    return ApiError(exc.status, exc.code, exc.message, headers=headers)
-
-
 def finish_reason(end: StreamEnd | None) -> str:
     return "length" if end is not None and end.done_reason == "length" else "stop"
 
@@ -105,11 +99,8 @@ def usage(end: StreamEnd | None) -> dict[str, int]:
 
 
 @router.get("/v1/models")
-async def list_models(user: CurrentUser, state: AppState) -> dict[str, Any]:
-    try:
-        infos = await state.router.list_models()
-    except LLMError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+async def list_models(user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
+    infos = await llm.list_models()
     names = sorted({m.name for m in infos})
     return {
         "object": "list",
@@ -118,40 +109,42 @@ async def list_models(user: CurrentUser, state: AppState) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: CompletionIn, user: CurrentUser, state: AppState) -> Any:
+async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep) -> Any:
     request = to_chat_request(body)
     cid = "chatcmpl-" + uuid.uuid4().hex
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         start = time.perf_counter()
-        stream = state.router.stream_chat(request)
+        stream = llm.stream_chat(request)
         # Wait for the first item before answering, so that "no such model" or "no capacity"
         # arrive as HTTP statuses (what OpenAI clients expect), not as a 200 that then fails.
         try:
             first: Delta | StreamEnd | None = await anext(stream)
         except StopAsyncIteration:
             first = None
-        except LLMError as exc:
+        except LLMError:
+            LLM_STREAMS.labels("openai", "error").inc()
             await stream.aclose()
-            raise api_error(exc) from None
+            raise
         return EventStreamResponse(_stream(stream, first, request, cid, include_usage, start))
-    return await _complete(state.router, request, cid)
+    return await _complete(llm, request, cid)
 
 
-async def _complete(router: Any, request: ChatRequest, cid: str) -> JSONResponse:
+async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse:
     start = time.perf_counter()
     content: list[str] = []
     reasoning: list[str] = []
     end: StreamEnd | None = None
     try:
-        async for item in router.stream_chat(request):
+        async for item in llm.stream_chat(request):
             if isinstance(item, Delta):
                 content.append(item.content)
                 reasoning.append(item.reasoning)
             elif isinstance(item, StreamEnd):
                 end = item
-    except LLMError as exc:
-        raise api_error(exc) from None
+    except LLMError:
+        LLM_STREAMS.labels("openai", "error").inc()
+        raise
     LLM_STREAMS.labels("openai", "complete").inc()
     LLM_TTFT.labels("openai", request.model).observe(
         end.ttft_s if end and end.ttft_s else time.perf_counter() - start

@@ -7,14 +7,23 @@ import ipaddress
 import logging
 import sys
 
+from harvis.api.app import create_app
+from harvis.api.logredact import RedactFilter, uvicorn_log_config
+from harvis.api.wyoming_front import with_wyoming
 from harvis.config import Settings
-
-HELP = "run the Harvis backend and web UI (starts the embedded LLM node when OLLAMA_URL is unset)"
+from harvis.models.firstrun import FirstRunError, prepare_default_llm
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--wyoming",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="also serve Wyoming (Home Assistant) at URI (default tcp://127.0.0.1:10300)",
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -35,10 +44,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.wyoming is not None:
+        settings = with_wyoming(settings, uri=args.wyoming or None)
     import uvicorn
-
-    from harvis.api.app import create_app
-    from harvis.api.logredact import RedactFilter, uvicorn_log_config
 
     level = settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -47,6 +55,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Per-request client logs and migration chatter drown what a user needs to read.
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    if settings.ollama_url is None and settings.llm_config is None:  # the embedded node serves
+        try:
+            prepare_default_llm(settings)
+        except FirstRunError as exc:
+            print(f"harvis serve: {exc}", file=sys.stderr)
+            return 2
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession
-from harvis.api.errors import ApiError
 from harvis.api.fields import CleanStr
+from harvis.errors import NotFound
 from harvis.store import chats
 from harvis.store.models import ChatSession, Message
 
@@ -74,7 +74,7 @@ def message_out(m: Message) -> MessageOut:
 async def own_session(session: DbSession, user_id: str, session_id: str) -> ChatSession:
     chat = await chats.get_session(session, user_id=user_id, session_id=session_id)
     if chat is None:
-        raise ApiError(404, "session_not_found", "no such session")
+        raise NotFound("no such session", code="session_not_found")
     return chat
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from harvis.api.audio import speech_service
-from harvis.api.deps import CurrentUser
+from harvis.api.deps import CurrentUser, SpeechDep
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/api/models/speech")
-async def speech_models(request: Request, user: CurrentUser) -> list[dict[str, Any]]:
-    return speech_service(request).status()
+async def speech_models(user: CurrentUser, speech: SpeechDep) -> list[dict[str, Any]]:
+    return speech.status()

@@ -18,10 +18,6 @@ from starlette.types import Receive, Scope, Send
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
-def sse_event(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
 def sse_data(data: dict[str, Any] | str) -> bytes:
     """OpenAI's flavour: no event names, and the stream ends with `data: [DONE]`."""
     payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)

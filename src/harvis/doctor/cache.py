@@ -69,23 +69,34 @@ def _check(models_dir: Path) -> list[Check]:
         with tempfile.NamedTemporaryFile(dir=models_dir, prefix=".harvis-doctor-"):
             pass
     except OSError as exc:
-        results.append(Check.fail("model cache", f"{models_dir} is not writable: {exc.strerror}",
-                                  "fix the volume's permissions (fsGroup 10001 in the pod spec) "
-                                  "or the mount"))
+        results.append(
+            Check.fail(
+                "model cache",
+                f"{models_dir} is not writable: {exc.strerror}",
+                "fix the volume's permissions (fsGroup 10001 in the pod spec) or the mount",
+            )
+        )
     else:
         free = shutil.disk_usage(models_dir).free
         text = f"{models_dir} writable, {free / 1024**3:.1f} GiB free"
-        results.append(Check.warn("model cache", text, "free space or grow the volume (models need GiBs)",
-                                  free_bytes=free) if free < LOW_FREE_BYTES else
-                       Check.ok("model cache", text, free_bytes=free))
+        results.append(
+            Check.warn(
+                "model cache", text, "free space or grow the volume (models need GiBs)", free_bytes=free
+            )
+            if free < LOW_FREE_BYTES
+            else Check.ok("model cache", text, free_bytes=free)
+        )
     sample = _largest_file(models_dir)
     if sample is None:
         results.append(Check.skip("model cache read", "nothing cached yet to time"))
         return results
     size, mb_s = read_speed(sample)
     text = f"{mb_s:.0f} MB/s reading {size / 1e6:.0f} MB of {sample.name}"
-    results.append(Check.warn("model cache read", f"slow: {text}", EMPTYDIR_ADVICE, mb_s=mb_s)
-                   if mb_s < SLOW_MB_S else Check.ok("model cache read", text, mb_s=mb_s))
+    results.append(
+        Check.warn("model cache read", f"slow: {text}", EMPTYDIR_ADVICE, mb_s=mb_s)
+        if mb_s < SLOW_MB_S
+        else Check.ok("model cache read", text, mb_s=mb_s)
+    )
     return results
 
 

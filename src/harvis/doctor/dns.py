@@ -20,13 +20,16 @@ def _is_ip(host: str) -> bool:
 
 async def _resolve(name: str, timeout_s: float) -> Check:
     try:
-        infos = await asyncio.wait_for(asyncio.to_thread(socket.getaddrinfo, name, None,
-                                                         type=socket.SOCK_STREAM), timeout_s)
+        infos = await asyncio.wait_for(
+            asyncio.to_thread(socket.getaddrinfo, name, None, type=socket.SOCK_STREAM), timeout_s
+        )
     except (OSError, TimeoutError) as exc:
         why = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        fix = ("in Kubernetes: kubectl get svc -n ai-agents (is the Service there? same namespace?)\n"
-               "outside the cluster a Service name does not resolve: use kubectl port-forward and "
-               "point OLLAMA_URL at 127.0.0.1")
+        fix = (
+            "in Kubernetes: kubectl get svc -n ai-agents (is the Service there? same namespace?)\n"
+            "outside the cluster a Service name does not resolve: use kubectl port-forward and "
+            "point OLLAMA_URL at 127.0.0.1"
+        )
         return Check.fail(f"dns {name}", f"does not resolve: {why}", fix)
     addresses = sorted({str(i[4][0]) for i in infos})
     return Check.ok(f"dns {name}", ", ".join(addresses), addresses=addresses)

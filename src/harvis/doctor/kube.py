@@ -44,8 +44,13 @@ async def check_pods(k: Kubectl, ns: str) -> list[Check]:
     except KubectlError:
         nodes = {}
     if not pods:
-        return [Check.warn("pods", f"no pods in namespace {ns}",
-                           "kubectl apply -f k8s-manifests/base/configmaps.yaml, then the services/ files")]
+        return [
+            Check.warn(
+                "pods",
+                f"no pods in namespace {ns}",
+                "kubectl apply -f k8s-manifests/base/configmaps.yaml, then the services/ files",
+            )
+        ]
     results: list[Check] = []
     placed: list[str] = []
     for pod in pods:
@@ -57,17 +62,27 @@ async def check_pods(k: Kubectl, ns: str) -> list[Check]:
         want = (spec.get("nodeSelector") or {}).get(ROLE)
         has = nodes.get(node, {}).get("metadata", {}).get("labels", {}).get(ROLE)
         if want and nodes and has != want:
-            results.append(Check.fail(f"pod {name}", f"on {node} whose {ROLE}={has}, expected {want}",
-                                      f"kubectl label node {node} {ROLE}={want} --overwrite\n"
-                                      f"(or move the pod: kubectl delete pod {name} -n {ns})"))
+            results.append(
+                Check.fail(
+                    f"pod {name}",
+                    f"on {node} whose {ROLE}={has}, expected {want}",
+                    f"kubectl label node {node} {ROLE}={want} --overwrite\n"
+                    f"(or move the pod: kubectl delete pod {name} -n {ns})",
+                )
+            )
         elif phase == "Running" and _ready(pod):
             placed.append(f"{name} on {node}" + (f" ({ROLE}={want})" if want else ""))
         else:
             reasons = _waiting_reasons(pod) or [f"phase {phase}, not ready"]
-            results.append(Check.warn(f"pod {name}", f"on {node}: {'; '.join(reasons)}",
-                                      f"kubectl describe pod {name} -n {ns}; kubectl logs {name} -n {ns} "
-                                      "--all-containers\nCreateContainerConfigError usually means the Secret "
-                                      "is missing: k8s-manifests/base/secret.example.md"))
+            results.append(
+                Check.warn(
+                    f"pod {name}",
+                    f"on {node}: {'; '.join(reasons)}",
+                    f"kubectl describe pod {name} -n {ns}; kubectl logs {name} -n {ns} "
+                    "--all-containers\nCreateContainerConfigError usually means the Secret "
+                    "is missing: k8s-manifests/base/secret.example.md",
+                )
+            )
     if placed:
         results.insert(0, Check.ok("pods", "; ".join(placed)))
     return results
@@ -85,10 +100,15 @@ async def check_endpoints(k: Kubectl, ns: str) -> list[Check]:
         if ready:
             results.append(Check.ok(f"endpoints {svc}", ", ".join(ready)))
         else:
-            results.append(Check.fail(
-                f"endpoints {svc}", "no ready Ollama pod behind the Service"
-                + (f" (not ready: {', '.join(not_ready)})" if not_ready else ""),
-                f"kubectl get pods -n {ns} -o wide | grep ollama; kubectl describe pod -n {ns} -l app={svc}"))
+            results.append(
+                Check.fail(
+                    f"endpoints {svc}",
+                    "no ready Ollama pod behind the Service"
+                    + (f" (not ready: {', '.join(not_ready)})" if not_ready else ""),
+                    f"kubectl get pods -n {ns} -o wide | grep ollama; "
+                    f"kubectl describe pod -n {ns} -l app={svc}",
+                )
+            )
     return results
 
 
@@ -101,15 +121,25 @@ async def check_logs(k: Kubectl, ns: str) -> list[Check]:
         try:
             text = await k.text("logs", f"deploy/{name}", "-c", container, "--tail=400")
         except KubectlError as exc:
-            results.append(Check.warn(f"logs {name}", f"cannot read logs: {exc}",
-                                      f"kubectl logs -n {ns} deploy/{name} -c {container}"))
+            results.append(
+                Check.warn(
+                    f"logs {name}",
+                    f"cannot read logs: {exc}",
+                    f"kubectl logs -n {ns} deploy/{name} -c {container}",
+                )
+            )
             continue
         lines = [line for line in text.splitlines() if "ollama" in line.lower()]
         bad = [line for line in lines if any(w in line.lower() for w in BAD_WORDS)]
         if bad:
-            results.append(Check.warn(f"logs {name}", f"{len(bad)} Ollama problems, last: {bad[-1][-200:]}",
-                                      f"kubectl logs -n {ns} deploy/{name} -c {container} | grep -i ollama",
-                                      lines=bad[-5:]))
+            results.append(
+                Check.warn(
+                    f"logs {name}",
+                    f"{len(bad)} Ollama problems, last: {bad[-1][-200:]}",
+                    f"kubectl logs -n {ns} deploy/{name} -c {container} | grep -i ollama",
+                    lines=bad[-5:],
+                )
+            )
         else:
             results.append(Check.ok(f"logs {name}", f"{len(lines)} lines about Ollama, no errors"))
     return results
@@ -123,8 +153,12 @@ async def run(ctx: Context) -> list[Check]:
         await k.json("get", "namespace", ctx.namespace, namespaced=False)
     except KubectlError as exc:
         return [Check.skip("kubernetes", f"kubectl cannot reach the namespace: {str(exc)[:160]}")]
-    parts = await asyncio.gather(check_pods(k, ctx.namespace), check_endpoints(k, ctx.namespace),
-                                 check_logs(k, ctx.namespace), return_exceptions=True)
+    parts = await asyncio.gather(
+        check_pods(k, ctx.namespace),
+        check_endpoints(k, ctx.namespace),
+        check_logs(k, ctx.namespace),
+        return_exceptions=True,
+    )
     results: list[Check] = []
     for part in parts:
         if isinstance(part, KubectlError):

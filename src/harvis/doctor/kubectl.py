@@ -27,8 +27,9 @@ class Kubectl:
 
     async def text(self, *args: str, namespaced: bool = True) -> str:
         cmd = self._base() + (["-n", self.namespace] if namespaced else []) + list(args)
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.timeout_s + 5)
         except TimeoutError:

@@ -21,16 +21,20 @@ def _full(name: str) -> str:
 
 def _pull_fix(url: str, models: list[str]) -> str:
     pulls = " && ".join(f"ollama pull {m}" for m in models)
-    return (f"on the node behind {url}: {pulls}\n"
-            f"in Kubernetes: kubectl exec -n ai-agents deploy/harvis-ai-ollama-workstation -- {pulls}\n"
-            "or list them in OLLAMA_PULL_MODELS (harvis-ai-ollama-config) for the init container")
+    return (
+        f"on the node behind {url}: {pulls}\n"
+        f"in Kubernetes: kubectl exec -n ai-agents deploy/harvis-ai-ollama-workstation -- {pulls}\n"
+        "or list them in OLLAMA_PULL_MODELS (harvis-ai-ollama-config) for the init container"
+    )
 
 
 def _unreachable_fix(url: str) -> str:
-    return (f"curl -v {url}/api/tags\n"
-            "is Ollama running there? (ollama serve, or harvis llm-node on a laptop)\n"
-            "in Kubernetes: kubectl get endpoints harvis-ai-ollama-workstation -n ai-agents; "
-            "kubectl get pods -n ai-agents -o wide | grep ollama")
+    return (
+        f"curl -v {url}/api/tags\n"
+        "is Ollama running there? (ollama serve, or harvis llm-node on a laptop)\n"
+        "in Kubernetes: kubectl get endpoints harvis-ai-ollama-workstation -n ai-agents; "
+        "kubectl get pods -n ai-agents -o wide | grep ollama"
+    )
 
 
 async def check_node(url: str, models: list[str], timeout_s: float) -> list[Check]:
@@ -50,19 +54,31 @@ async def check_node(url: str, models: list[str], timeout_s: float) -> list[Chec
     in_memory = sorted(_full(str(m.get("name") or m.get("model"))) for m in loaded)
     shown = ", ".join(in_memory) or "none"
     detail = f"version {version}, {latency_ms:.0f} ms, {len(present)} models, loaded: {shown}"
-    data: dict[str, Any] = {"url": url, "latency_ms": round(latency_ms, 1), "version": version,
-                            "models": sorted(present), "loaded": in_memory}
+    data: dict[str, Any] = {
+        "url": url,
+        "latency_ms": round(latency_ms, 1),
+        "version": version,
+        "models": sorted(present),
+        "loaded": in_memory,
+    }
     if latency_ms > SLOW_MS:
-        node = Check.warn(name, f"slow: {detail}",
-                          "a busy or distant node: check the network path and the node's load "
-                          "(ollama ps)", **data)
+        node = Check.warn(
+            name,
+            f"slow: {detail}",
+            "a busy or distant node: check the network path and the node's load (ollama ps)",
+            **data,
+        )
     else:
         node = Check.ok(name, detail, **data)
     missing = [m for m in models if _full(m) not in present]
     models_name = f"models {url}"
     if missing:
-        result = Check.fail(models_name, f"configured but not on this node: {', '.join(missing)}",
-                            _pull_fix(url, missing), missing=missing)
+        result = Check.fail(
+            models_name,
+            f"configured but not on this node: {', '.join(missing)}",
+            _pull_fix(url, missing),
+            missing=missing,
+        )
     elif models:
         cold = [m for m in models if _full(m) not in in_memory]
         note = f"; not loaded yet (first answer pays the load): {', '.join(cold)}" if cold else "; all loaded"
@@ -78,8 +94,9 @@ async def discovered(ctx: Context) -> list[str]:
     if not name:
         return []
     try:
-        infos = await asyncio.wait_for(asyncio.to_thread(socket.getaddrinfo, name, port,
-                                                         type=socket.SOCK_STREAM), ctx.timeout_s)
+        infos = await asyncio.wait_for(
+            asyncio.to_thread(socket.getaddrinfo, name, port, type=socket.SOCK_STREAM), ctx.timeout_s
+        )
     except (OSError, TimeoutError):
         return []  # the DNS check reports it
     hosts = sorted({str(info[4][0]) for info in infos})
@@ -92,7 +109,12 @@ async def run(ctx: Context) -> list[Check]:
     for url in await discovered(ctx):
         targets.setdefault(url, default_models if not targets else [])
     if not targets:
-        return [Check.skip("ollama", "OLLAMA_URL is unset and no router file: harvis serve runs its "
-                           "embedded LLM node (pass --backend-url to check it)")]
+        return [
+            Check.skip(
+                "ollama",
+                "OLLAMA_URL is unset and no router file: harvis serve runs its "
+                "embedded LLM node (pass --backend-url to check it)",
+            )
+        ]
     results = await asyncio.gather(*(check_node(u, m, ctx.timeout_s) for u, m in targets.items()))
     return [c for checks in results for c in checks]

@@ -29,13 +29,18 @@ async def _last_event(k: Kubectl, name: str) -> str:
 def _role_fix(want: str | None, nodes: dict[str, Any]) -> str:
     roles = {n: (d["metadata"].get("labels") or {}).get(ROLE) for n, d in nodes.items()}
     have = ", ".join(f"{n}={r or '(none)'}" for n, r in roles.items()) or "(cannot list nodes)"
-    return (f"no node carries {ROLE}={want}; nodes now: {have}\n"
-            f"kubectl label node <NODE> {ROLE}={want} --overwrite   (kubectl get nodes -L {ROLE})")
+    return (
+        f"no node carries {ROLE}={want}; nodes now: {have}\n"
+        f"kubectl label node <NODE> {ROLE}={want} --overwrite   (kubectl get nodes -L {ROLE})"
+    )
 
 
 async def _volume_fix(k: Kubectl, pod: dict[str, Any]) -> str:
-    claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"].get("volumes") or []
-              if v.get("persistentVolumeClaim")]
+    claims = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod["spec"].get("volumes") or []
+        if v.get("persistentVolumeClaim")
+    ]
     lines = []
     for claim in claims:
         try:
@@ -47,13 +52,18 @@ async def _volume_fix(k: Kubectl, pod: dict[str, Any]) -> str:
         except KubectlError:
             continue
         terms = ((pv["spec"].get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
-        pinned = "; ".join(f"{e['key']} {e['operator']} {e.get('values')}" for t in terms
-                           for e in t.get("matchExpressions") or [])
+        pinned = "; ".join(
+            f"{e['key']} {e['operator']} {e.get('values')}"
+            for t in terms
+            for e in t.get("matchExpressions") or []
+        )
         lines.append(f"claim {claim} is bound to volume {volume}, which is pinned to: {pinned or 'nothing'}")
     want = (pod["spec"].get("nodeSelector") or {}).get(ROLE)
-    lines.append(f"the pod needs a node with {ROLE}={want}: recreate the volume on that node "
-                 f"(pin local volumes by {ROLE}, not by hostname; base/volumes.example.yaml), or label the "
-                 "volume's node with that role")
+    lines.append(
+        f"the pod needs a node with {ROLE}={want}: recreate the volume on that node "
+        f"(pin local volumes by {ROLE}, not by hostname; base/volumes.example.yaml), or label the "
+        "volume's node with that role"
+    )
     return "\n".join(lines)
 
 
@@ -67,10 +77,14 @@ async def _claim_fix(k: Kubectl, pod: dict[str, Any]) -> str:
     for pv in released:
         ref = pv["spec"].get("claimRef") or {}
         pv_name = pv["metadata"]["name"]
-        lines.append(f"volume {pv_name} is Released (its claim {ref.get('name')} was deleted); to reuse "
-                     f"its data: kubectl patch pv {pv_name} -p '{{\"spec\":{{\"claimRef\":null}}}}'")
-    lines.append(f"kubectl get pvc -n {k.namespace}; create the PersistentVolumes "
-                 "(k8s-manifests/base/volumes.example.yaml) or use a storage class with a provisioner")
+        lines.append(
+            f"volume {pv_name} is Released (its claim {ref.get('name')} was deleted); to reuse "
+            f'its data: kubectl patch pv {pv_name} -p \'{{"spec":{{"claimRef":null}}}}\''
+        )
+    lines.append(
+        f"kubectl get pvc -n {k.namespace}; create the PersistentVolumes "
+        "(k8s-manifests/base/volumes.example.yaml) or use a storage class with a provisioner"
+    )
     return "\n".join(lines)
 
 
@@ -88,9 +102,11 @@ async def explain_pending(k: Kubectl, pod: dict[str, Any], nodes: dict[str, Any]
     if "volume node affinity conflict" in lower:
         fixes.append(await _volume_fix(k, pod))
     if "insufficient nvidia.com/gpu" in lower:
-        fixes.append("every GPU on the matching nodes is taken: kubectl describe nodes | grep nvidia\n"
-                     "one GPU per node: keep replicas at 1 (strategy Recreate), scale other GPU pods down,\n"
-                     "or for the edge pod enable time-slicing (k8s-manifests/gpu/time-slicing.yaml)")
+        fixes.append(
+            "every GPU on the matching nodes is taken: kubectl describe nodes | grep nvidia\n"
+            "one GPU per node: keep replicas at 1 (strategy Recreate), scale other GPU pods down,\n"
+            "or for the edge pod enable time-slicing (k8s-manifests/gpu/time-slicing.yaml)"
+        )
     if "persistentvolumeclaim" in lower or "persistent volumes to bind" in lower:
         fixes.append(await _claim_fix(k, pod))
     if not fixes:

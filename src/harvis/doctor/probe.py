@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from harvis.config import Settings
+
 
 def speech_warm(body: dict[str, Any], preload: bool) -> tuple[bool, str]:
     speech = (body.get("checks") or {}).get("speech")
@@ -38,7 +40,6 @@ def main(argv: list[str]) -> int:
     if argv[:1] != ["speech"]:
         print("usage: python -m harvis.doctor.probe speech [URL]", file=sys.stderr)
         return 2
-    from harvis.config import Settings
 
     url = argv[1] if len(argv) > 1 else "http://127.0.0.1:8000/health/ready"
     try:

@@ -16,9 +16,14 @@ async def run(ctx: Context) -> list[Check]:
         return [Check.ok("router", f"no router file: every model goes to {target}{extra}")]
     config, error = ctx.router_config()
     if config is None:
-        return [Check.fail("router", f"{path}: {error}",
-                           "fix the entry named above (LiteLLM model_list shape; api_key: os.environ/VAR "
-                           "needs VAR set, in Kubernetes from the Secret harvis-ai-secrets)")]
+        return [
+            Check.fail(
+                "router",
+                f"{path}: {error}",
+                "fix the entry named above (LiteLLM model_list shape; api_key: os.environ/VAR "
+                "needs VAR set, in Kubernetes from the Secret harvis-ai-secrets)",
+            )
+        ]
     groups: dict[str, list[str]] = {}
     for dep in config.deployments:
         groups.setdefault(dep.model_name, []).append(f"{dep.provider}:{dep.api_base}")

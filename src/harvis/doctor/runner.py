@@ -28,11 +28,21 @@ async def _one(group: str, ctx: Context) -> list[Check]:
     try:
         return list(await asyncio.wait_for(module.run(ctx), ctx.timeout_s * GROUP_BUDGET))
     except TimeoutError:
-        return [Check.fail(group, f"did not finish within {ctx.timeout_s * GROUP_BUDGET:.0f}s",
-                           "run it alone with --only and a larger --timeout")]
+        return [
+            Check.fail(
+                group,
+                f"did not finish within {ctx.timeout_s * GROUP_BUDGET:.0f}s",
+                "run it alone with --only and a larger --timeout",
+            )
+        ]
     except Exception as exc:  # a bug in one check must not hide the others' results
-        return [Check.fail(group, f"the check crashed: {type(exc).__name__}: {exc}"[:300],
-                           "please report this with the output of harvis doctor --json")]
+        return [
+            Check.fail(
+                group,
+                f"the check crashed: {type(exc).__name__}: {exc}"[:300],
+                "please report this with the output of harvis doctor --json",
+            )
+        ]
 
 
 async def run_groups(ctx: Context, groups: list[str]) -> list[Check]:

@@ -90,7 +90,7 @@ class OllamaClient:
         *,
         options: dict[str, Any] | None = None,
         keep_alive: str | int | None = None,
-        format: str | None = None,
+        format: str | dict[str, Any] | None = None,
         first_byte_timeout_s: float | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
@@ -108,8 +108,13 @@ class OllamaClient:
             if response.status_code != 200:
                 raise await self._status_error(response)
             lines = lines_within_limits(
-                response, base_url=self.base_url, first_deadline=first_deadline, first_limit=first_limit,
-                chunk_limit=self.chunk_timeout_s, counts=bool, ended="stream ended before done",
+                response,
+                base_url=self.base_url,
+                first_deadline=first_deadline,
+                first_limit=first_limit,
+                chunk_limit=self.chunk_timeout_s,
+                counts=bool,
+                ended="stream ended before done",
             )
             async with aclosing(lines):
                 async for line in lines:

@@ -42,7 +42,7 @@ def openai_error_for_status(status: int, message: str, *, retry_after: float | N
     return UpstreamError(f"HTTP {status}: {message}")
 
 
-def _openai_options(options: dict[str, Any] | None, format: str | None) -> dict[str, Any]:
+def _openai_options(options: dict[str, Any] | None, format: str | dict[str, Any] | None) -> dict[str, Any]:
     """Ollama option names → OpenAI request fields (the ones both sides have)."""
     out: dict[str, Any] = {}
     for key in ("temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty"):
@@ -52,6 +52,11 @@ def _openai_options(options: dict[str, Any] | None, format: str | None) -> dict[
         out["max_tokens"] = int(options["num_predict"])
     if format == "json":
         out["response_format"] = {"type": "json_object"}
+    elif isinstance(format, dict):  # a JSON schema, as Ollama's `format` takes it
+        out["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": format},
+        }
     return out
 
 
@@ -82,7 +87,7 @@ class OpenAIClient:
         *,
         options: dict[str, Any] | None = None,
         keep_alive: str | int | None = None,  # an Ollama notion; OpenAI servers have none
-        format: str | None = None,
+        format: str | dict[str, Any] | None = None,
         first_byte_timeout_s: float | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         body = {"model": model, "messages": messages, "stream": True, **_openai_options(options, format)}
@@ -122,16 +127,27 @@ class OpenAIClient:
     ) -> AsyncGenerator[ChatChunk, None]:
         finish = ""
         usage = (0, 0)
-        async with aclosing(lines_within_limits(
-            response, base_url=self.base_url, first_deadline=first_deadline, first_limit=first_limit,
-            chunk_limit=self.chunk_timeout_s, counts=lambda line: line.startswith("data:"),
-            ended="stream ended without [DONE]",  # blank separators, comments and `event:` lines don't count
-        )) as lines:
+        async with aclosing(
+            lines_within_limits(
+                response,
+                base_url=self.base_url,
+                first_deadline=first_deadline,
+                first_limit=first_limit,
+                chunk_limit=self.chunk_timeout_s,
+                counts=lambda line: line.startswith("data:"),
+                # blank separators, comments and `event:` lines don't count
+                ended="stream ended without [DONE]",
+            )
+        ) as lines:
             async for line in lines:
                 payload = line[5:].strip()
                 if payload == "[DONE]":
-                    yield ChatChunk(done=True, done_reason=finish or "stop",
-                                    prompt_tokens=usage[0], completion_tokens=usage[1])
+                    yield ChatChunk(
+                        done=True,
+                        done_reason=finish or "stop",
+                        prompt_tokens=usage[0],
+                        completion_tokens=usage[1],
+                    )
                     return
                 try:
                     data = json.loads(payload)
@@ -140,8 +156,10 @@ class OpenAIClient:
                 if "error" in data:
                     raise UpstreamError(f"{self.base_url}: {json.dumps(data['error'])[:300]}")
                 if data.get("usage"):
-                    usage = (int(data["usage"].get("prompt_tokens") or 0),
-                             int(data["usage"].get("completion_tokens") or 0))
+                    usage = (
+                        int(data["usage"].get("prompt_tokens") or 0),
+                        int(data["usage"].get("completion_tokens") or 0),
+                    )
                 for choice in data.get("choices") or []:
                     delta = choice.get("delta") or {}
                     finish = choice.get("finish_reason") or finish

@@ -84,6 +84,11 @@ class Router:
                 if self._llm.discover_dns:
                     await watch.discover(self._registry, self._llm)
                 await watch.probe_all(self._registry)
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT_S + 1):
+                await watch.announce(self._registry)
+        except TimeoutError:
+            log.warning("Ollama did not answer the start-up check within %gs", CHECK_TIMEOUT_S + 1)
         self._spawn(watch.watch(self._registry, self._llm))
 
     async def close(self) -> None:
@@ -234,8 +239,10 @@ class Router:
                 return dep
             if not pick.all_busy:
                 if pick.retry_after:
-                    raise Unavailable(f"every deployment of {group!r} is cooling down",
-                                      retry_after=round(pick.retry_after, 1))
+                    raise Unavailable(
+                        f"every deployment of {group!r} is cooling down",
+                        retry_after=round(pick.retry_after, 1),
+                    )
                 if tried:
                     raise _Exhausted
                 raise Unavailable(f"no deployment of {group!r} is known")
@@ -303,9 +310,16 @@ class Router:
                 for dep in self._registry.deployments()
             ],
             "nodes": [
-                {"url": n.url, "provider": n.provider, "healthy": n.healthy, "detail": n.detail,
-                 "loaded_models": sorted(n.loaded), "models": sorted(n.models), "source": n.source,
-                 "in_flight": n.in_flight}
+                {
+                    "url": n.url,
+                    "provider": n.provider,
+                    "healthy": n.healthy,
+                    "detail": n.detail,
+                    "loaded_models": sorted(n.loaded),
+                    "models": sorted(n.models),
+                    "source": n.source,
+                    "in_flight": n.in_flight,
+                }
                 for n in self._registry.nodes.values()
             ],
         }
@@ -340,10 +354,16 @@ class Router:
 
         results = list(await asyncio.gather(*(one(n) for n in nodes)))
         reachable = {r["url"] for r in results if r["ok"]}
-        serving = [d for d in self._registry.groups.get(self.default_model, [])
-                   if d.node.provider != "ollama" or d.node.url in reachable]
-        detail = (f"{len(serving)} deployment(s) of {self.default_model} reachable" if serving
-                  else f"no reachable deployment of {self.default_model}")
+        serving = [
+            d
+            for d in self._registry.groups.get(self.default_model, [])
+            if d.node.provider != "ollama" or d.node.url in reachable
+        ]
+        detail = (
+            f"{len(serving)} deployment(s) of {self.default_model} reachable"
+            if serving
+            else f"no reachable deployment of {self.default_model}"
+        )
         return {"ok": bool(serving), "detail": detail, "nodes": results}
 
 

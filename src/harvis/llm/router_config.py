@@ -208,8 +208,9 @@ def parse_config(
     )
 
 
-def load_config(path: Path, *, default_api_base: str = "http://127.0.0.1:11434",
-                env: Mapping[str, str] | None = None) -> RouterConfig:
+def load_config(
+    path: Path, *, default_api_base: str = "http://127.0.0.1:11434", env: Mapping[str, str] | None = None
+) -> RouterConfig:
     try:
         text = path.read_text()
     except OSError as exc:

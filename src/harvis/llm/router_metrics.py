@@ -9,8 +9,7 @@ from prometheus_client import Counter, Gauge
 
 ATTEMPTS = Counter(
     "harvis_router_attempts_total",
-    "Upstream attempts by deployment and outcome "
-    "(ok, retried, broken, not_found, busy, bad_request)",
+    "Upstream attempts by deployment and outcome (ok, retried, broken, not_found, busy, bad_request)",
     ["deployment", "outcome", "fallback"],
 )
 REQUESTS = Counter(

@@ -5,22 +5,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harvis.errors import HarvisError
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks for a tool: Ollama's `message.tool_calls[i].function`, OpenAI's call."""
+
+    name: str
+    arguments: dict[str, Any]  # parsed JSON object
+    id: str = ""  # the call's id where the server gives one (OpenAI), else ""
+
 
 @dataclass(frozen=True)
 class ChatRequest:
     model: str  # a model group name as the router knows it, e.g. "smollm2:135m"
-    messages: list[dict[str, Any]]  # [{"role": "user"|"assistant"|"system", "content": str}]
+    # In Ollama's /api/chat shape: {"role": "system"|"user"|"assistant"|"tool", "content": str,
+    # and where they apply "tool_calls": [{"function": {"name", "arguments"}}], "tool_name"}.
+    messages: list[dict[str, Any]]
     options: dict[str, Any] = field(default_factory=dict)  # Ollama options (temperature, seed…)
     keep_alive: str | int | None = None  # None = the configured default
-    format: str | None = None  # "json" or None
+    format: str | dict[str, Any] | None = None  # "json", a JSON schema, or None
+    # Function tools in OpenAI's / Ollama's shape: {"type": "function", "function": {name,
+    # description, parameters}}. Empty = no tools.
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    think: bool | None = None  # ask a thinking model to think (None = the model's default)
 
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of the answer as it streams; reasoning (<think>…</think>) is kept apart."""
+    """A piece of the answer as it streams; reasoning (<think>…</think>, Ollama's `thinking`)
+    is kept apart, and so are the tool calls the model makes."""
 
     content: str = ""
     reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,16 +68,11 @@ class ModelInfo:
     healthy: bool = True
 
 
-class LLMError(Exception):
+class LLMError(HarvisError):
     """Every failure of the LLM layer; `status` is the HTTP status to surface to clients."""
 
     status = 502
     code = "llm_error"
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
 
 
 class BadRequest(LLMError):

@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import time
 
 from harvis.config import LLMSettings
 from harvis.llm.deployment import Node
@@ -38,11 +39,11 @@ async def probe_node(registry: Registry, node: Node) -> None:
             registry.sync_models(node, _names(await client.tags()))
     except LLMError as exc:
         if node.healthy:
-            log.warning("LLM node %s failed its probe: %s", node.url, exc.message)
+            log.warning("Ollama node %s failed its probe: %s", node.url, exc.message)
         node.healthy, node.detail = False, exc.message
     else:
         if not node.healthy:
-            log.info("LLM node %s answers again", node.url)
+            log.info("Ollama node %s answers again", node.url)
         node.healthy, node.detail = True, ""
         node.loaded = {name.removesuffix(":latest") for name in loaded}
     NODE_UP.labels(node.url).set(1 if node.healthy else 0)
@@ -51,6 +52,31 @@ async def probe_node(registry: Registry, node: Node) -> None:
 async def probe_all(registry: Registry) -> None:
     nodes = list(registry.nodes.values())
     await asyncio.gather(*(probe_node(registry, n) for n in nodes))
+
+
+async def announce(registry: Registry) -> None:
+    """One start-up line per Ollama node: which one this backend uses and whether it answered
+    (what the guide's `kubectl logs … | grep -i ollama` looks for)."""
+    for node in list(registry.nodes.values()):
+        if not isinstance(node.client, OllamaClient):
+            continue
+        if not node.healthy:
+            log.warning("Ollama at %s did not answer at start-up: %s", node.url, node.detail)
+            continue
+        t0 = time.perf_counter()
+        try:
+            version = await node.client.version()
+            names = sorted(_names(await node.client.tags()))
+        except LLMError as exc:
+            log.warning("Ollama at %s did not answer at start-up: %s", node.url, exc.message)
+            continue
+        log.info(
+            "Ollama at %s answered in %.0f ms: version %s, models: %s",
+            node.url,
+            (time.perf_counter() - t0) * 1000,
+            version,
+            ", ".join(names) or "none",
+        )
 
 
 def _url(address: str, port: int) -> str:
@@ -74,11 +100,11 @@ async def discover(registry: Registry, llm: LLMSettings) -> None:
     if urls is None:
         return  # a failed lookup is not "no nodes": keep what we have
     for url in urls - registry.nodes.keys():
-        log.info("DNS discovery: new LLM node %s", url)
+        log.info("DNS discovery: new Ollama node %s", url)
         await probe_node(registry, registry.add_discovered(url, "dns"))
     for url, node in list(registry.nodes.items()):
         if node.source == "dns" and url not in urls:
-            log.info("DNS discovery: LLM node %s is gone", url)
+            log.info("DNS discovery: Ollama node %s is gone", url)
             registry.remove_discovered(url)
 
 

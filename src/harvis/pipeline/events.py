@@ -1,7 +1,8 @@
-"""What a voice turn emits, in order. Each event knows its wire name and JSON payload.
+"""What a turn emits, in order. Each event knows its wire name and JSON payload.
 
-The same events go out as Server-Sent Events (``event: NAME``) on POST /api/voice/turn and as
-JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
+A text chat and a voice turn emit the same events (a text chat has no transcript, audio or
+filler). They go out as Server-Sent Events (``event: NAME``) on POST /api/chat and POST
+/api/voice/turn, and as JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ class SessionStarted:
     name = "session"
 
     def payload(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "user_message_id": self.user_message_id,
-                "assistant_message_id": self.assistant_message_id}
+        return {
+            "session_id": self.session_id,
+            "user_message_id": self.user_message_id,
+            "assistant_message_id": self.assistant_message_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,17 @@ class AudioOut:
     sample_rate: int
     wav: bytes = field(repr=False)
     text: str = ""  # the clause it speaks
+    duration_s: float = 0.0
     name = "audio"
 
     def payload(self) -> dict[str, Any]:
-        return {"index": self.index, "sample_rate": self.sample_rate, "format": "wav",
-                "text": self.text, "data": base64.b64encode(self.wav).decode("ascii")}
+        return {
+            "index": self.index,
+            "sample_rate": self.sample_rate,
+            "format": "wav",
+            "text": self.text,
+            "data": base64.b64encode(self.wav).decode("ascii"),
+        }
 
 
 @dataclass(frozen=True)
@@ -74,11 +84,16 @@ class Filler:
     text: str
     sample_rate: int
     wav: bytes = field(repr=False)
+    duration_s: float = 0.0
     name = "filler"
 
     def payload(self) -> dict[str, Any]:
-        return {"text": self.text, "sample_rate": self.sample_rate, "format": "wav",
-                "data": base64.b64encode(self.wav).decode("ascii")}
+        return {
+            "text": self.text,
+            "sample_rate": self.sample_rate,
+            "format": "wav",
+            "data": base64.b64encode(self.wav).decode("ascii"),
+        }
 
 
 @dataclass(frozen=True)
@@ -97,8 +112,8 @@ class Fallback:
 @dataclass(frozen=True)
 class Done:
     message_id: str
-    status: str  # complete | interrupted
-    served_by: str
+    status: str  # complete | stopped (text) | interrupted (voice)
+    served_by: str | None
     model: str
     fallback: bool
     timings: dict[str, float | None]
@@ -106,9 +121,15 @@ class Done:
     name = "done"
 
     def payload(self) -> dict[str, Any]:
-        return {"message_id": self.message_id, "status": self.status, "served_by": self.served_by,
-                "model": self.model, "fallback": self.fallback, "timings": self.timings,
-                "usage": self.usage}
+        return {
+            "message_id": self.message_id,
+            "status": self.status,
+            "served_by": self.served_by,
+            "model": self.model,
+            "fallback": self.fallback,
+            "timings": self.timings,
+            "usage": self.usage,
+        }
 
 
 @dataclass(frozen=True)

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from harvis.pipeline.events import Filler
 from harvis.pipeline.ports import LLMPort, SpeechPort
-from harvis.pipeline.wav import pcm16, wav_file
+from harvis.speech.audio import wav_bytes
+from harvis.speech.tts import VoiceRef
 
 log = logging.getLogger(__name__)
+MAX_CACHED = 64  # fillers kept (one per voice and text)
 
 
-async def speak_filler(speech: SpeechPort, text: str, voice: Any) -> Filler | None:
-    """The filler as one WAV; None when synthesis fails (a filler is never worth an error)."""
-    try:
-        parts, rate = [], 0
-        async for chunk in speech.synthesize(text, voice=voice):
-            parts.append(pcm16(chunk.pcm))
-            rate = chunk.sample_rate
-    except Exception:
-        log.warning("filler synthesis failed", exc_info=True)
-        return None
-    return Filler(text, rate, wav_file(parts, rate)) if parts else None
+class FillerCache:
+    """The filler, synthesized once per voice and text, then handed out as is."""
+
+    def __init__(self, speech: SpeechPort) -> None:
+        self.speech = speech
+        self._made: dict[tuple[str, str, str], Filler] = {}
+
+    async def get(self, text: str, voice: VoiceRef | None) -> Filler | None:
+        """None when synthesis fails (a filler is never worth an error)."""
+        key = (voice.engine, voice.id, text) if voice else ("", "", text)
+        if (filler := self._made.get(key)) is not None:
+            return filler
+        try:
+            chunk = await self.speech.speak(text, voice=voice)
+        except Exception:
+            log.warning("filler synthesis failed", exc_info=True)
+            return None
+        if chunk is None:
+            return None
+        filler = Filler(text, chunk.sample_rate, wav_bytes(chunk.pcm, chunk.sample_rate), chunk.duration_s)
+        if len(self._made) >= MAX_CACHED:  # bounded: voices come and go
+            self._made.pop(next(iter(self._made)))
+        self._made[key] = filler
+        return filler
 
 
 async def is_loaded(llm: LLMPort, model: str) -> bool | None:

@@ -10,11 +10,13 @@ from prometheus_client import Counter, Histogram
 
 STAGE_SECONDS = Histogram(
     "harvis_voice_stage_seconds",
-    "Time per voice turn stage (decode, vad, stt, llm_ttft, first_audio, total)", ["stage"],
+    "Time per voice turn stage (decode, vad, stt, llm_ttft, first_audio, total)",
+    ["stage"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
 )
-TURNS = Counter("harvis_voice_turns_total", "Voice turns by channel (turn | ws) and final status",
-                ["channel", "status"])
+TURNS = Counter(
+    "harvis_voice_turns_total", "Voice turns by channel (turn | ws) and final status", ["channel", "status"]
+)
 BARGE_INS = Counter("harvis_voice_barge_ins_total", "Answers stopped by the user (speech or cancel)", ["how"])
 
 

@@ -2,8 +2,9 @@
 
 16 kHz PCM16 comes in; the endpointer finds where the user starts and stops talking. When
 speech starts, a cold model is warmed while the user still talks, and any answer being
-generated or played is stopped (barge-in). When the turn ends, its audio goes through a
-VoiceTurn whose events go back through `send`. Turns in one session run one at a time.
+generated or played is stopped (barge-in). When the turn ends, its audio (already trimmed by
+the endpointer: no second VAD pass) goes through a Turn whose events go back through `send`.
+Turns in one session run one at a time.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from harvis.config import PipelineSettings
 from harvis.pipeline import events as ev
 from harvis.pipeline.endpointing import RATE, Endpointer, Moment
-from harvis.pipeline.filler import Warmer
 from harvis.pipeline.observe import BARGE_INS
-from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
-from harvis.pipeline.turn import TurnOptions, VoiceTurn
-from harvis.pipeline.wav import wav_seconds
+from harvis.pipeline.pipeline import Pipeline
+from harvis.pipeline.ports import TurnRecorder
+from harvis.pipeline.turn import Turn, TurnOptions
 from harvis.speech.audio import Audio
 
 log = logging.getLogger(__name__)
@@ -32,22 +31,33 @@ WindowProbs = Callable[[np.ndarray], list[tuple[np.ndarray, float]]]
 
 
 class RealtimeSession:
-    def __init__(self, *, speech: SpeechPort, llm: LLMPort, settings: PipelineSettings,
-                 recorder_for: Callable[[str | None], TurnRecorder], send: Send, vad: WindowProbs,
-                 warmer: Warmer, on_end: Callable[[VoiceTurn], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.speech, self.llm, self.settings = speech, llm, settings
-        self.recorder_for, self.send, self.vad, self.warmer = recorder_for, send, vad, warmer
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        recorder_for: Callable[[str | None], TurnRecorder],
+        send: Send,
+        vad: WindowProbs,
+        on_end: Callable[[Turn], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pipeline = pipeline
+        self.recorder_for, self.send, self.vad = recorder_for, send, vad
         self._clock = clock
         self._on_end = on_end
-        self.endpointer = Endpointer(threshold=settings.vad_threshold, start_ms=settings.speech_start_ms,
-                                     end_ms=settings.end_of_turn_ms, max_s=settings.max_utterance_s)
+        s = pipeline.settings
+        self.endpointer = Endpointer(
+            threshold=s.vad_threshold,
+            start_ms=s.speech_start_ms,
+            end_ms=s.end_of_turn_ms,
+            max_s=s.max_utterance_s,
+        )
         self.options: TurnOptions | None = None
         self.session_id: str | None = None
-        self.turn: VoiceTurn | None = None
+        self.turn: Turn | None = None
         self._task: asyncio.Task[None] | None = None
         self._playing_until = 0.0  # when the client will have played all audio sent (estimate)
-        self._heard: list[tuple[float, str]] = []  # (estimated play start, clause) of the last answer
+        self._starts: list[tuple[float, float]] = []  # (estimated play start, seconds) per clause
 
     # ---- control messages
     async def start(self, options: TurnOptions, session_id: str | None) -> None:
@@ -73,7 +83,8 @@ class RealtimeSession:
             if self._task is not None:
                 await asyncio.gather(self._task, return_exceptions=True)
         elif turn.status == "complete" and now < self._playing_until:
-            await turn.mark_interrupted([text for start, text in self._heard if start <= now])
+            # Without a playback report from the client: the clauses that had started playing.
+            await turn.truncate(sum(seconds for start, seconds in self._starts if start <= now))
         else:
             return False
         self._playing_until = 0.0
@@ -95,7 +106,7 @@ class RealtimeSession:
             return
         if moment.kind == "speech_started":
             await self.send({"type": "speech_started"})
-            self.warmer.warm(self.options.model)  # the load overlaps the user's speech
+            self.pipeline.warm(self.options.model)  # the load overlaps the user's speech
             await self.interrupt("speech")
             return
         await self.send({"type": "speech_ended"})
@@ -106,18 +117,17 @@ class RealtimeSession:
         self._task = asyncio.create_task(self._run(Audio(moment.audio, RATE), self.options))
 
     async def _run(self, audio: Audio, options: TurnOptions) -> None:
-        turn = VoiceTurn(speech=self.speech, llm=self.llm, recorder=self.recorder_for(self.session_id),
-                         settings=self.settings, options=options, on_end=self._on_end)
-        self.turn, self._heard = turn, []
+        turn = self.pipeline.turn(self.recorder_for(self.session_id), options, on_end=self._on_end)
+        self.turn, self._starts = turn, []
         try:
-            async for event in turn.events(audio):
+            async for event in turn.events(audio, trimmed=True):
                 if isinstance(event, ev.SessionStarted):
                     self.session_id = event.session_id
                 elif isinstance(event, ev.AudioOut | ev.Filler):
                     start = max(self._clock(), self._playing_until)
-                    self._playing_until = start + wav_seconds(event.wav)
+                    self._playing_until = start + event.duration_s
                     if isinstance(event, ev.AudioOut):
-                        self._heard.append((start, event.text))
+                        self._starts.append((start, event.duration_s))
                 await self.send(ev.to_ws(event))
         except Exception:  # the socket went away mid-send: the turn's own cleanup saves the answer
             log.info("realtime turn ended early", exc_info=True)

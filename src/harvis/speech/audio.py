@@ -13,17 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harvis.errors import BadInput
+
 STT_RATE = 16_000  # what Whisper, Silero VAD and the speaker encoder expect
 
 
-class AudioError(ValueError):
+class AudioError(BadInput):
     """Bad audio from outside (empty, corrupt, not audio, too long): a 4xx, never a 500."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+        super().__init__(message, code=code, status=status)
 
 
 @dataclass(frozen=True)
@@ -101,7 +100,7 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     step = from_rate  # one-second frames: FFmpeg frames stay a usual size
     src = np.ascontiguousarray(samples, dtype=np.float32)
     for start in range(0, len(src), step):
-        piece = src[start:start + step].reshape(1, -1)
+        piece = src[start : start + step].reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(piece, format="flt", layout="mono")
         frame.sample_rate = from_rate
         out.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
@@ -110,8 +109,11 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def to_rate(audio: Audio, sample_rate: int) -> Audio:
-    return audio if audio.sample_rate == sample_rate else Audio(
-        resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
+    return (
+        audio
+        if audio.sample_rate == sample_rate
+        else Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
+    )
 
 
 def pcm16(samples: np.ndarray) -> bytes:
@@ -123,9 +125,15 @@ def wav_header(sample_rate: int, data_bytes: int | None = None) -> bytes:
     """A 16-bit mono WAV header. `data_bytes=None` marks a stream of unknown length
     (sizes set to the maximum, which FFmpeg, browsers and most players accept)."""
     size = 0xFFFFFFFF - 36 if data_bytes is None else data_bytes
-    return (b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVE"
-            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
-            + b"data" + struct.pack("<I", size))
+    return (
+        b"RIFF"
+        + struct.pack("<I", min(36 + size, 0xFFFFFFFF))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", size)
+    )
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:

@@ -15,8 +15,12 @@ from harvis.speech.audio import pcm16, resample, wav_header
 
 OPENAI_PCM_RATE = 24_000  # OpenAI's `pcm` is raw 16-bit little-endian mono at 24 kHz
 MEDIA_TYPES = {
-    "wav": "audio/wav", "pcm": "audio/pcm", "mp3": "audio/mpeg", "opus": "audio/ogg",
-    "aac": "audio/aac", "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
 }
 # format → (container, codec, sample rate)
 _AV_FORMATS = {
@@ -86,8 +90,9 @@ class StreamEncoder:
             return pcm16(resample(pcm, self.sample_rate, OPENAI_PCM_RATE))
         import av
 
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm, np.float32).reshape(1, -1),
-                                           format="flt", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm, np.float32).reshape(1, -1), format="flt", layout="mono"
+        )
         frame.sample_rate = self.sample_rate
         frame.pts = self._pts
         self._pts += len(pcm)

@@ -14,15 +14,25 @@ def verbose_json(t: Transcript, *, words: bool = False) -> dict[str, Any]:
         "duration": round(t.duration_s, 3),
         "text": t.text,
         "segments": [
-            {"id": s.id, "seek": 0, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
-             "tokens": list(s.tokens), "temperature": 0.0, "avg_logprob": s.avg_logprob,
-             "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob}
+            {
+                "id": s.id,
+                "seek": 0,
+                "start": round(s.start, 3),
+                "end": round(s.end, 3),
+                "text": s.text,
+                "tokens": list(s.tokens),
+                "temperature": 0.0,
+                "avg_logprob": s.avg_logprob,
+                "compression_ratio": s.compression_ratio,
+                "no_speech_prob": s.no_speech_prob,
+            }
             for s in t.segments
         ],
     }
     if words:
-        out["words"] = [{"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
-                        for w in t.words]
+        out["words"] = [
+            {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)} for w in t.words
+        ]
     return out
 
 
@@ -35,8 +45,10 @@ def _stamp(seconds: float, sep: str) -> str:
 
 
 def srt(t: Transcript) -> str:
-    blocks = [f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{s.text}\n"
-              for i, s in enumerate(t.segments, start=1)]
+    blocks = [
+        f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{s.text}\n"
+        for i, s in enumerate(t.segments, start=1)
+    ]
     return "\n".join(blocks)
 
 

@@ -53,8 +53,9 @@ class SpeakerEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         path = self.model_path or self.bundled_path()
-        self._session = ort.InferenceSession(str(path), sess_options=options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         self._input = self._session.get_inputs()[0].name
         return self
 
@@ -63,14 +64,21 @@ class SpeakerEncoder:
         import librosa
 
         mel = librosa.feature.melspectrogram(
-            y=np.ascontiguousarray(samples, dtype=np.float32), sr=STT_RATE, n_fft=self.n_fft,
-            win_length=self.win_length, hop_length=self.hop, n_mels=self.n_mels, window="hamming",
-            center=False, power=2.0)
+            y=np.ascontiguousarray(samples, dtype=np.float32),
+            sr=STT_RATE,
+            n_fft=self.n_fft,
+            win_length=self.win_length,
+            hop_length=self.hop,
+            n_mels=self.n_mels,
+            window="hamming",
+            center=False,
+            power=2.0,
+        )
         feat = np.log10(mel + 1e-10).T.astype(np.float32)
         if len(feat) < self.window:
             feat = np.concatenate([feat, np.zeros((self.window - len(feat), self.n_mels), np.float32)])
         starts = range(0, len(feat) - self.window + 1, self.stride)
-        windows = np.stack([feat[s:s + self.window] for s in starts])
+        windows = np.stack([feat[s : s + self.window] for s in starts])
         emb = self._session.run(None, {self._input: windows})[0]
         emb = emb / (np.linalg.norm(emb, axis=-1, keepdims=True) + 1e-12)
         mean = emb.mean(axis=0)
@@ -97,10 +105,13 @@ class MatchParams:
     @staticmethod
     def from_json(data: dict[str, Any]) -> MatchParams:
         source, target = data["source_f0"], data["target_f0"]
-        return MatchParams(alpha=float(data["alpha"]), source_f0=(float(source[0]), float(source[1])),
-                           target_f0=(float(target[0]), float(target[1])),
-                           similarity_plain=float(data.get("similarity_plain", 0.0)),
-                           similarity_matched=float(data.get("similarity_matched", 0.0)))
+        return MatchParams(
+            alpha=float(data["alpha"]),
+            source_f0=(float(source[0]), float(source[1])),
+            target_f0=(float(target[0]), float(target[1])),
+            similarity_plain=float(data.get("similarity_plain", 0.0)),
+            similarity_matched=float(data.get("similarity_matched", 0.0)),
+        )
 
 
 def _analyse(samples: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,8 +147,13 @@ def _warp(sp: np.ndarray, alpha: float) -> np.ndarray:
     return np.ascontiguousarray(sp[:, lo] * (1 - frac) + sp[:, hi] * frac)
 
 
-def _render(analysis: tuple[np.ndarray, np.ndarray, np.ndarray], rate: int,
-            source: tuple[float, float], target: tuple[float, float], alpha: float) -> np.ndarray:
+def _render(
+    analysis: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rate: int,
+    source: tuple[float, float],
+    target: tuple[float, float],
+    alpha: float,
+) -> np.ndarray:
     import pyworld
 
     f0, sp, ap = analysis
@@ -158,9 +174,15 @@ def apply(samples: np.ndarray, rate: int, params: MatchParams) -> np.ndarray:
     return _render(_analyse(samples, rate), rate, params.source_f0, params.target_f0, params.alpha)
 
 
-def fit(reference16k: np.ndarray, probe: np.ndarray, probe_rate: int,
-        encoder: SpeakerEncoder, *, alphas: tuple[float, ...] = ALPHAS,
-        embed: Callable[[np.ndarray], np.ndarray] | None = None) -> MatchParams:
+def fit(
+    reference16k: np.ndarray,
+    probe: np.ndarray,
+    probe_rate: int,
+    encoder: SpeakerEncoder,
+    *,
+    alphas: tuple[float, ...] = ALPHAS,
+    embed: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> MatchParams:
     """Choose α (and record the pitch mapping) for one reference clip.
 
     `probe` is plain TTS speech (a few sentences) at `probe_rate`. The search runs at 16 kHz
@@ -179,5 +201,6 @@ def fit(reference16k: np.ndarray, probe: np.ndarray, probe_rate: int,
         sim = cosine(embed(_render(analysis, STT_RATE, source, target, alpha)), target_vec)
         if sim > best:
             best_alpha, best = alpha, sim
-    return MatchParams(alpha=best_alpha, source_f0=source, target_f0=target,
-                       similarity_plain=plain, similarity_matched=best)
+    return MatchParams(
+        alpha=best_alpha, source_f0=source, target_f0=target, similarity_plain=plain, similarity_matched=best
+    )

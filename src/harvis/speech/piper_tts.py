@@ -1,4 +1,10 @@
-"""Piper TTS (onnxruntime, CPU or CUDA) from a local .onnx voice and its .onnx.json config."""
+"""Piper TTS (onnxruntime, CPU or CUDA) from a local .onnx voice and its .onnx.json config.
+
+CUDA needs onnxruntime-gpu (the backend-cuda image has it). onnxruntime itself falls back to the
+CPU without a word when its CUDA provider cannot start; here the session's providers are checked
+after it is made, so a CUDA request either runs on CUDA, or fails, or (CPU fallback configured)
+runs on the CPU and says so.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from harvis.speech.devices import place
 from harvis.speech.tts import TTSUnavailable, VoiceRef
 
 _PHONEMIZE_LOCK = threading.Lock()
@@ -16,11 +23,17 @@ _PHONEMIZE_LOCK = threading.Lock()
 class PiperEngine:
     name = "piper"
 
-    def __init__(self, model_path: Path, *, device: str = "cpu", threads: int = 1) -> None:
+    def __init__(
+        self, model_path: Path, *, device: str = "cpu", threads: int = 1, cpu_fallback: bool = False
+    ) -> None:
         self.model_path = model_path
         self.threads = threads
         self.config_path = Path(f"{model_path}.json")
+        self.requested_device = device
         self.device = device
+        self.cpu_fallback = cpu_fallback
+        self.fallback = ""
+        self.provider = ""
         self.sample_rate = 22_050
         self._voice: Any = None
         self._length_scale = 1.0
@@ -47,12 +60,41 @@ class PiperEngine:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CUDAExecutionProvider"] if self.device == "cuda" else ["CPUExecutionProvider"]
+        available = onnxruntime.get_available_providers()
+        problem = None
+        if "CUDAExecutionProvider" not in available:
+            problem = (
+                f"this onnxruntime ({onnxruntime.__version__}) has no CUDA provider (install onnxruntime-gpu)"
+            )
+        placement = place(
+            "piper", self.requested_device, cuda_problem=problem, cpu_fallback=self.cpu_fallback
+        )
+        if placement.device == "cuda" and hasattr(onnxruntime, "preload_dlls"):
+            onnxruntime.preload_dlls()  # CUDA and cuDNN from the nvidia-* wheels, where torch put them
+        providers = ["CUDAExecutionProvider"] if placement.device == "cuda" else ["CPUExecutionProvider"]
         session = onnxruntime.InferenceSession(
             str(self.model_path), sess_options=options, providers=providers
         )
+        self.provider = session.get_providers()[0]
+        self.device, self.fallback = placement.device, placement.fallback
+        if placement.device == "cuda" and self.provider != "CUDAExecutionProvider":
+            # onnxruntime could not start its CUDA provider (no GPU, no driver, no cuDNN) and
+            # quietly made a CPU session instead.
+            problem = f"onnxruntime could not start its CUDA provider (the session runs on {self.provider})"
+            self.device, self.fallback = (
+                "cpu",
+                place("piper", "cuda", cuda_problem=problem, cpu_fallback=self.cpu_fallback).fallback,
+            )
         config = PiperConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
         return PiperVoice(config=config, session=session)
+
+    def runtime(self) -> dict[str, Any]:
+        return {
+            "path": str(self.model_path),
+            "device": self.device,
+            "provider": self.provider,
+            "fallback": self.fallback,
+        }
 
     def synthesize(self, text: str, *, voice: VoiceRef, speed: float = 1.0) -> np.ndarray:
         if self._voice is None:

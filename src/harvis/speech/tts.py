@@ -13,6 +13,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from harvis.errors import ServiceUnavailable
+
 VoiceMode = Literal["builtin", "clone", "match"]
 
 
@@ -43,6 +45,9 @@ class VoiceRef:
     engine: str
     reference: Path | None = None  # the user's reference clip (clone mode reads it)
     speaker_data: dict[str, Any] | None = None  # match parameters, computed once per voice
+    # Chatterbox's style, per voice or per request (dataclasses.replace); None = the engine's default.
+    exaggeration: float | None = None  # 0.25–2.0; higher = more expressive
+    cfg_weight: float | None = None  # 0–1; lower = slower, more deliberate pacing
 
 
 class TTSEngine(Protocol):
@@ -56,8 +61,10 @@ class TTSEngine(Protocol):
         ...
 
 
-class TTSUnavailable(RuntimeError):
+class TTSUnavailable(ServiceUnavailable):
     """An engine cannot run here (package or weights missing); the message says what and where."""
+
+    code = "model_unavailable"
 
 
 # A sentence ends at . ! ? … (with closing quotes/brackets) followed by space, or at a newline.
@@ -73,8 +80,8 @@ def split_sentences(text: str) -> list[str]:
         while len(part) > _MAX_SENTENCE:
             cut = max(part.rfind(", ", 0, _MAX_SENTENCE), part.rfind(" ", 0, _MAX_SENTENCE))
             cut = cut if cut > 0 else _MAX_SENTENCE
-            out.append(part[:cut + 1].strip())
-            part = part[cut + 1:].strip()
+            out.append(part[: cut + 1].strip())
+            part = part[cut + 1 :].strip()
         if part and any(c.isalnum() for c in part):
             out.append(part)
     return out

@@ -40,7 +40,7 @@ class SileroTrimmer:
         with self._lock:
             self._vad.reset()
             for i in range(n):
-                buf[:] = samples[i * win:(i + 1) * win]
+                buf[:] = samples[i * win : (i + 1) * win]
                 probs[i] = self._vad.process(memoryview(buf.data))
         return probs
 

@@ -12,6 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from harvis.store.models import ChatSession, Message, is_id, utcnow
 
 DEFAULT_TITLE = "New chat"
+TITLE_CHARS = 60
+# A streaming answer saves its progress this often; one silent much longer belongs to a
+# process that is gone (housekeeping).
+PROGRESS_EVERY_S = 5.0
+
+
+def title_from(text: str) -> str:
+    """A session title from the first thing the user said."""
+    line = " ".join(db_text(text).split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def db_text(text: str) -> str:
+    """Text as every database can hold it: PostgreSQL's text type cannot hold NUL, and a model
+    (or a transcript) could produce one."""
+    return text.replace("\x00", "")
 
 
 async def create_session(
@@ -85,7 +101,7 @@ async def add_message(
     model: str | None = None,
 ) -> Message:
     message = Message(
-        session_id=session_id, role=role, content=content, status=status, kind=kind, model=model
+        session_id=session_id, role=role, content=db_text(content), status=status, kind=kind, model=model
     )
     session.add(message)
     chat = await session.get(ChatSession, session_id)
@@ -111,10 +127,10 @@ async def finish_message(
     message = await session.scalar(select(Message).where(Message.id == message_id))
     if message is None:
         return None
-    message.content = content
-    message.reasoning = reasoning
+    message.content = db_text(content)
+    message.reasoning = db_text(reasoning)
     message.status = status
-    message.error = error
+    message.error = None if error is None else db_text(error)
     message.served_by = served_by
     message.timings = timings
     if model is not None:
@@ -129,7 +145,7 @@ async def save_partial(session: AsyncSession, *, message_id: str, content: str, 
     await session.execute(
         update(Message)
         .where(Message.id == message_id, Message.status == "streaming")
-        .values(content=content, reasoning=reasoning, updated_at=utcnow())
+        .values(content=db_text(content), reasoning=db_text(reasoning), updated_at=utcnow())
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from harvis.config import Settings
+from harvis.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ class Database:
 
     async def open(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
-        from harvis.store.migrate import upgrade_to_head
 
         await upgrade_to_head(self.engine)
         log.info("database ready: %s", self.safe_url)

@@ -138,4 +138,6 @@ class Voice(Base):
     sample_rate: Mapped[int] = mapped_column(Integer)
     consent_text: Mapped[str] = mapped_column(Text)
     speaker_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Offered by name to Wyoming clients, which cannot authenticate: only an admin sets it.
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,10 +13,17 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.InterfaceError,
     ConnectionError,
 )
-_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError,
-         asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
-         asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CrashShutdownError,
-         asyncpg.exceptions.ConnectionFailureError)
+_DOWN = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    ConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.ConnectionFailureError,
+)
 
 
 def database_down(exc: BaseException) -> bool:

@@ -29,6 +29,11 @@ async def get_user_by_name(session: AsyncSession, *, username: str) -> User | No
     return await session.scalar(select(User).where(User.username == username))
 
 
+async def first_admin(session: AsyncSession) -> User | None:
+    stmt = select(User).where(User.is_admin).order_by(User.created_at, User.username).limit(1)
+    return await session.scalar(stmt)
+
+
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.created_at, User.username)))
 

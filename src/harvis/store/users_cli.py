@@ -8,8 +8,9 @@ import getpass
 import sys
 
 from harvis.config import Settings
-
-HELP = "manage accounts: create, list, set-password"
+from harvis.store import credentials, users
+from harvis.store.db import Database
+from harvis.store.passwords import hash_password, password_problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,9 +35,6 @@ def read_password(from_stdin: bool) -> str:
 
 
 async def _create(settings: Settings, username: str, password: str, admin: bool) -> str:
-    from harvis.store import users
-    from harvis.store.db import Database
-    from harvis.store.passwords import hash_password
 
     db = Database.from_settings(settings)
     try:
@@ -55,8 +53,6 @@ async def _create(settings: Settings, username: str, password: str, admin: bool)
 
 
 async def _list(settings: Settings) -> list[str]:
-    from harvis.store import users
-    from harvis.store.db import Database
 
     db = Database.from_settings(settings)
     try:
@@ -72,9 +68,6 @@ async def _list(settings: Settings) -> list[str]:
 
 
 async def _set_password(settings: Settings, username: str, password: str) -> str:
-    from harvis.store import credentials, users
-    from harvis.store.db import Database
-    from harvis.store.passwords import hash_password
 
     db = Database.from_settings(settings)
     try:
@@ -92,7 +85,6 @@ async def _set_password(settings: Settings, username: str, password: str) -> str
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from harvis.store.passwords import password_problem
 
     try:
         if args.users_command == "list":

@@ -53,6 +53,22 @@ async def get_voice(session: AsyncSession, *, user_id: str, voice_id: str) -> Vo
     return await session.scalar(select(Voice).where(Voice.id == voice_id, Voice.user_id == user_id))
 
 
+async def list_shared_voices(session: AsyncSession) -> list[Voice]:
+    """Every user's voices that an admin has shared, oldest first."""
+    return list(await session.scalars(select(Voice).where(Voice.shared).order_by(Voice.created_at)))
+
+
+async def get_shared_voice(session: AsyncSession, *, voice_id: str) -> Voice | None:
+    if not is_id(voice_id):
+        return None
+    return await session.scalar(select(Voice).where(Voice.id == voice_id, Voice.shared))
+
+
+async def set_shared(session: AsyncSession, *, voice: Voice, shared: bool) -> None:
+    voice.shared = shared
+    await session.flush()
+
+
 async def set_speaker_data(session: AsyncSession, *, voice: Voice, speaker_data: dict[str, Any]) -> None:
     voice.speaker_data = speaker_data
     await session.flush()

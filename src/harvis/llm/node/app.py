@@ -35,8 +35,20 @@ def default_threads(requested: int) -> int:
 
 
 # A label per unknown path would let any client grow /metrics without bound.
-_KNOWN_PATHS = frozenset({"/", "/api/version", "/api/tags", "/api/show", "/api/ps", "/api/chat",
-                          "/api/generate", "/health/live", "/health/ready", "/metrics"})
+_KNOWN_PATHS = frozenset(
+    {
+        "/",
+        "/api/version",
+        "/api/tags",
+        "/api/show",
+        "/api/ps",
+        "/api/chat",
+        "/api/generate",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+    }
+)
 
 
 class _CountRequests:
@@ -74,7 +86,7 @@ def create_app(node: NodeSettings, models_dir: Path) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         expiry = asyncio.create_task(state.residency.expire_forever())
-        names = [n.strip() for n in node.preload.split(",") if n.strip()]
+        names = list(node.preload)
         state.preloading.update(names)
         loading = asyncio.create_task(preload(state, names))
         try:

@@ -22,8 +22,9 @@ class Gate:
         """Reserve a place in line now (before the response starts), or raise NoCapacity."""
         # Capacity: the one holding the slot (or about to) plus max_queue in line.
         if self.waiting + int(self._slot.locked()) >= 1 + self.max_queue:
-            raise NoCapacity("server busy, please try again.  maximum pending requests exceeded",
-                             retry_after=1.0)
+            raise NoCapacity(
+                "server busy, please try again.  maximum pending requests exceeded", retry_after=1.0
+            )
         self.waiting += 1
         return Ticket(self)
 
@@ -48,6 +49,7 @@ class Ticket:
             self.drop()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._gate._slot.release()

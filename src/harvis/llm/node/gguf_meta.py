@@ -18,11 +18,38 @@ _STRING, _ARRAY = 8, 9
 
 # llama.cpp's llama_ftype, as Ollama names it in details.quantization_level.
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S",
-    29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
 }
 
 
@@ -60,8 +87,10 @@ class GGUFInfo:
         layers = int(m.get(f"{arch}.block_count", 0))
         heads = int(m.get(f"{arch}.attention.head_count", 0)) or 1
         kv_heads = int(m.get(f"{arch}.attention.head_count_kv", heads))
-        head_dim = (int(m.get(f"{arch}.attention.key_length", 0))
-                    or int(m.get(f"{arch}.embedding_length", 0)) // heads)
+        head_dim = (
+            int(m.get(f"{arch}.attention.key_length", 0))
+            or int(m.get(f"{arch}.embedding_length", 0)) // heads
+        )
         return 2 * 2 * n_ctx * layers * kv_heads * head_dim
 
 

@@ -56,8 +56,9 @@ async def preload(state: NodeState, names: list[str]) -> None:
             state.preloading.discard(name)
 
 
-async def job_events(state: NodeState, job: Job, model: ModelFile, ticket: Ticket,
-                     arrived_ns: int) -> AsyncGenerator[str | dict[str, Any], None]:
+async def job_events(
+    state: NodeState, job: Job, model: ModelFile, ticket: Ticket, arrived_ns: int
+) -> AsyncGenerator[str | dict[str, Any], None]:
     async with ticket:
         res, load_s = await state.residency.acquire(model, job.num_ctx)
         try:
@@ -72,7 +73,8 @@ async def job_events(state: NodeState, job: Job, model: ModelFile, ticket: Ticke
                     if first:
                         first = False
                         state.metrics.ttft_seconds.labels(model.name).observe(
-                            (time.perf_counter_ns() - arrived_ns) / 1e9)
+                            (time.perf_counter_ns() - arrived_ns) / 1e9
+                        )
                     yield piece
             yield {
                 "done_reason": stats.done_reason,
@@ -88,8 +90,9 @@ async def job_events(state: NodeState, job: Job, model: ModelFile, ticket: Ticke
             state.residency.release(res, job.keep_alive_s)
 
 
-async def _generate(runtime: LlamaRuntime, job: Job, stats: GenStats,
-                    metrics: NodeMetrics, model: str) -> AsyncGenerator[str, None]:
+async def _generate(
+    runtime: LlamaRuntime, job: Job, stats: GenStats, metrics: NodeMetrics, model: str
+) -> AsyncGenerator[str, None]:
     """Bridge the blocking token loop to the event loop, one queue item per text piece."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -124,6 +127,13 @@ async def _generate(runtime: LlamaRuntime, job: Job, stats: GenStats,
             log.info("generation cancelled after %d tokens (client gone)", result.eval_count)
         else:
             rate = result.eval_count / (result.eval_ns / 1e9) if result.eval_ns else 0.0
-            log.info("%s %s: %d prompt tokens in %.0f ms, %d tokens at %.1f tok/s, %s", job.kind, model,
-                     result.prompt_eval_count, result.prompt_eval_ns / 1e6, result.eval_count, rate,
-                     result.done_reason)
+            log.info(
+                "%s %s: %d prompt tokens in %.0f ms, %d tokens at %.1f tok/s, %s",
+                job.kind,
+                model,
+                result.prompt_eval_count,
+                result.prompt_eval_ns / 1e6,
+                result.eval_count,
+                rate,
+                result.done_reason,
+            )

@@ -46,31 +46,26 @@ class ModelFile:
 
     def tag(self) -> dict[str, Any]:
         """One entry of /api/tags."""
-        return {"name": self.name, "model": self.name, "modified_at": rfc3339(self.modified_at),
-                "size": self.size, "digest": self.digest, "details": self.details()}
+        return {
+            "name": self.name,
+            "model": self.name,
+            "modified_at": rfc3339(self.modified_at),
+            "size": self.size,
+            "digest": self.digest,
+            "details": self.details(),
+        }
 
 
 def rfc3339(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def parse_extra_models(spec: str) -> dict[str, Path]:
-    """``NAME=PATH.gguf,NAME2=PATH2.gguf`` -> {normalized name: path}; raises ValueError."""
-    out: dict[str, Path] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
-        name, sep, path = item.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise ValueError(f"extra_models entry {item!r} is not NAME=PATH")
-        out[normalize_name(name)] = Path(path.strip()).expanduser()
-    return out
-
-
 class ModelRegistry:
     """Looks models up on every call (a model fetched after start shows up), caching headers."""
 
-    def __init__(self, models_dir: Path, extra_models: str = "") -> None:
+    def __init__(self, models_dir: Path, extra_models: dict[str, Path] | None = None) -> None:
         self._models_dir = models_dir
-        self._extra = parse_extra_models(extra_models)
+        self._extra = {normalize_name(n): p.expanduser() for n, p in (extra_models or {}).items()}
         self._cache: dict[tuple[Path, int, int], GGUFInfo] = {}
         self._lock = threading.Lock()
 
@@ -106,8 +101,9 @@ class ModelRegistry:
         # Hashing a 500 MB file per listing is too slow; the catalogue knows the real sha256.
         digest = sha256 or hashlib.sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-        return ModelFile(name=name, path=path, size=stat.st_size, modified_at=modified, digest=digest,
-                         info=info)
+        return ModelFile(
+            name=name, path=path, size=stat.st_size, modified_at=modified, digest=digest, info=info
+        )
 
     def list(self) -> list[ModelFile]:
         models = (self._describe(n, p, s) for n, (p, s) in sorted(self._candidates().items()))

@@ -8,8 +8,15 @@ from typing import Any, Literal
 from harvis.llm.node.durations import InvalidDuration, keep_alive_seconds
 from harvis.llm.types import BadRequest
 
-_FLOAT_OPTIONS = ("temperature", "top_p", "min_p", "typical_p", "repeat_penalty",
-                  "presence_penalty", "frequency_penalty")
+_FLOAT_OPTIONS = (
+    "temperature",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
 _INT_OPTIONS = ("top_k", "seed", "num_predict", "num_ctx", "repeat_last_n")
 
 
@@ -127,9 +134,14 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
         keep_alive = keep_alive_seconds(body.get("keep_alive"), default_keep_alive)
     except InvalidDuration as exc:
         raise BadRequest(str(exc)) from None
-    common: dict[str, Any] = dict(model=model, sampling=sampling, num_ctx=num_ctx, keep_alive_s=keep_alive,
-                                  format=_parse_format(body.get("format")),
-                                  stream=True if stream is None else stream)
+    common: dict[str, Any] = dict(
+        model=model,
+        sampling=sampling,
+        num_ctx=num_ctx,
+        keep_alive_s=keep_alive,
+        format=_parse_format(body.get("format")),
+        stream=True if stream is None else stream,
+    )
     if kind == "chat":
         return Job(kind="chat", messages=_parse_messages(body.get("messages")), **common)
     prompt = _expect(body, "prompt", str, "a string") or ""
@@ -137,5 +149,6 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
     if _expect(body, "raw", bool, "a boolean"):
         return Job(kind="generate", raw_prompt=prompt, **common)
     messages = ([{"role": "system", "content": system}] if system else []) + (
-        [{"role": "user", "content": prompt}] if prompt else [])
+        [{"role": "user", "content": prompt}] if prompt else []
+    )
     return Job(kind="generate", messages=messages if prompt else [], **common)

@@ -30,11 +30,18 @@ class Resident:
     in_use: int = 0
 
     def ps_entry(self) -> dict[str, Any]:
-        expires = (datetime.now(UTC) + _FOREVER if self.expires_at is None
-                   else datetime.fromtimestamp(self.expires_at, UTC))
-        return {**self.model.tag(), "expires_at": rfc3339(expires), "size_vram": 0,
-                "size": self.model.size + self.model.info.kv_cache_bytes(self.n_ctx),
-                "context_length": self.n_ctx}
+        expires = (
+            datetime.now(UTC) + _FOREVER
+            if self.expires_at is None
+            else datetime.fromtimestamp(self.expires_at, UTC)
+        )
+        return {
+            **self.model.tag(),
+            "expires_at": rfc3339(expires),
+            "size_vram": 0,
+            "size": self.model.size + self.model.info.kv_cache_bytes(self.n_ctx),
+            "context_length": self.n_ctx,
+        }
 
 
 class Residency:
@@ -55,8 +62,9 @@ class Residency:
         want_ctx = self.context_for(model, num_ctx)
         async with self._lock:
             res = self._resident.get(model.name)
-            if res is not None and (res.model.path != model.path or res.model.size != model.size
-                                    or want_ctx > res.n_ctx):
+            if res is not None and (
+                res.model.path != model.path or res.model.size != model.size or want_ctx > res.n_ctx
+            ):
                 await self._unload_locked(res)  # Ollama reloads for a bigger context too
                 res = None
             load_s = 0.0
@@ -64,15 +72,17 @@ class Residency:
                 started = time.perf_counter()
                 # Shielded: a client that leaves mid-load must not waste the load for the next one.
                 with anyio.CancelScope(shield=True):
-                    runtime = await asyncio.to_thread(LlamaRuntime, model.path, want_ctx, self._threads,
-                                                      model.info.chat_template)
+                    runtime = await asyncio.to_thread(
+                        LlamaRuntime, model.path, want_ctx, self._threads, model.info.chat_template
+                    )
                 load_s = time.perf_counter() - started
                 res = Resident(model=model, runtime=runtime, n_ctx=want_ctx, expires_at=None)
                 self._resident[model.name] = res
                 self._metrics.loaded.set(len(self._resident))
                 self._metrics.load_seconds.labels(model.name).observe(load_s)
-                log.info("loaded %s (n_ctx=%d, threads=%d) in %.2fs",
-                         model.name, want_ctx, self._threads, load_s)
+                log.info(
+                    "loaded %s (n_ctx=%d, threads=%d) in %.2fs", model.name, want_ctx, self._threads, load_s
+                )
             res.in_use += 1
             return res, load_s
 

@@ -58,8 +58,15 @@ def _line(obj: dict[str, Any]) -> bytes:
 class JobResponse(Response):
     """Streams NDJSON (``stream=True``) or answers one JSON object when the job is done."""
 
-    def __init__(self, events: Callable[[], AsyncGenerator[str | dict[str, Any], None]], *, kind: str,
-                 model: str, stream: bool, on_close: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        events: Callable[[], AsyncGenerator[str | dict[str, Any], None]],
+        *,
+        kind: str,
+        model: str,
+        stream: bool,
+        on_close: Callable[[], None],
+    ) -> None:
         super().__init__(status_code=200)
         self._events = events
         self._on_close = on_close  # frees the place in line if the job never started
@@ -78,8 +85,9 @@ class JobResponse(Response):
             tg.cancel_scope.cancel()
 
     async def _start(self, send: Send, status: int, content_type: bytes) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type)]})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type)]}
+        )
 
     async def _respond(self, send: Send) -> None:
         events = self._events()

@@ -53,8 +53,13 @@ async def _handle(kind: Literal["chat", "generate"], request: Request) -> Respon
     except NoCapacity:
         state.metrics.rejected.inc()
         raise
-    return JobResponse(lambda: job_events(state, job, model, ticket, arrived_ns), on_close=ticket.drop,
-                       kind=kind, model=job.model, stream=job.stream)
+    return JobResponse(
+        lambda: job_events(state, job, model, ticket, arrived_ns),
+        on_close=ticket.drop,
+        kind=kind,
+        model=job.model,
+        stream=job.stream,
+    )
 
 
 @router.post("/api/chat")

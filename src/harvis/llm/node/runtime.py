@@ -38,15 +38,21 @@ class LlamaRuntime:
         self.n_ctx = n_ctx
         self._lib = llama_cpp
         self._llama = llama_cpp.Llama(
-            model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
             verbose=False,
         )
         model = self._llama._model
         self._eos_text = model.token_get_text(self._llama.token_eos()) if self._llama.token_eos() >= 0 else ""
         bos_text = model.token_get_text(self._llama.token_bos()) if self._llama.token_bos() >= 0 else ""
         # The GGUF's own template (Jinja, as Hugging Face renders it), never a guessed format.
-        self._formatter = (Jinja2ChatFormatter(template=chat_template, eos_token=self._eos_text,
-                                               bos_token=bos_text) if chat_template else None)
+        self._formatter = (
+            Jinja2ChatFormatter(template=chat_template, eos_token=self._eos_text, bos_token=bos_text)
+            if chat_template
+            else None
+        )
 
     def close(self) -> None:
         self._llama.close()
@@ -90,8 +96,9 @@ class LlamaRuntime:
         return LlamaGrammar.from_json_schema(json.dumps(fmt), verbose=False)
 
     # -- generation -----------------------------------------------------------------------
-    def generate(self, job: Job, tokens: list[int], cancel: threading.Event,
-                 emit: Callable[[str], None]) -> GenStats:
+    def generate(
+        self, job: Job, tokens: list[int], cancel: threading.Event, emit: Callable[[str], None]
+    ) -> GenStats:
         """Run the token loop, calling ``emit`` with each safe text piece.
 
         Checks ``cancel`` before every token, so a disconnected client stops the loop
@@ -114,9 +121,16 @@ class LlamaRuntime:
         hit_stop = False
         vocab = llama._model.vocab
         gen = llama.generate(
-            tokens, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, typical_p=s.typical_p,
-            temp=s.temperature, repeat_penalty=s.repeat_penalty, frequency_penalty=s.frequency_penalty,
-            presence_penalty=s.presence_penalty, grammar=self._grammar(job.format),
+            tokens,
+            top_k=s.top_k,
+            top_p=s.top_p,
+            min_p=s.min_p,
+            typical_p=s.typical_p,
+            temp=s.temperature,
+            repeat_penalty=s.repeat_penalty,
+            frequency_penalty=s.frequency_penalty,
+            presence_penalty=s.presence_penalty,
+            grammar=self._grammar(job.format),
         )
         try:
             for token in gen:
@@ -150,7 +164,6 @@ class LlamaRuntime:
         stats.prompt_eval_ns = (first or end) - start
         stats.eval_ns = end - (first or end)
         return stats
-
 
     def _prime(self, tokens: list[int]) -> None:
         """Evaluate all prompt tokens but the last, reusing the cached prefix.

@@ -10,6 +10,8 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from harvis.config import Settings
+from harvis.store.db import normalise_url
 from harvis.store.models import Base
 
 config = context.config
@@ -29,8 +31,6 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from harvis.config import Settings
-    from harvis.store.db import normalise_url
 
     engine = create_async_engine(normalise_url(Settings().resolved_database_url))
     async with engine.begin() as conn:

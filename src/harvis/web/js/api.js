@@ -36,9 +36,13 @@ async function errorFrom(response) {
   return new ApiError(response.status, code, message, retry ? Number(retry) : null);
 }
 
-async function send(method, path, body, { signal, accept = "application/json", quiet401 = false } = {}) {
+/** The one way the page calls the server: JSON or a FormData body; errors as ApiError (with
+ *  Retry-After), and a 401 tells the page to sign in again. */
+export async function send(method, path, body, { signal, accept = "application/json", quiet401 = false } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: accept }, signal };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // the browser sets the multipart boundary
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

@@ -96,6 +96,19 @@ export class Chat {
     if (this.controller) this.controller.abort();
   }
 
+  /** A turn (typed here, or spoken) now belongs to session `id`: follow it (URL, sidebar). */
+  adopt(id) {
+    if (id && this.sessionId !== id) {
+      this.sessionId = id;
+      this.handlers.onSession(id, true);
+    }
+  }
+
+  /** A spoken turn has ended: the same bookkeeping as a typed one. */
+  turnFinished() {
+    this.handlers.onFinished();
+  }
+
   async send(raw) {
     const text = raw.trim();
     if (!text || this.busy) return;
@@ -114,10 +127,7 @@ export class Chat {
         if (event === "session") {
           mine.update({ id: data.user_message_id });
           answer.update({ id: data.assistant_message_id });
-          if (this.sessionId !== data.session_id) {
-            this.sessionId = data.session_id;
-            this.handlers.onSession(data.session_id, true);
-          }
+          this.adopt(data.session_id);
         } else if (event === "reasoning") {
           answer.appendReasoning(data.text || "");
         } else if (event === "token") {

@@ -96,7 +96,8 @@ export class MessageView {
       if (who || via) parts.push(el("span", "muted", `${who}${via}`));
       if (this.meta.fallback) parts.push(el("span", "badge", "fallback"));
       const t = this.meta.timings;
-      if (t && typeof t.ttft_ms === "number") parts.push(el("span", "muted", `first token ${Math.round(t.ttft_ms)} ms`));
+      const ttft = t && (t.llm_ttft_ms ?? t.ttft_ms); // ttft_ms: answers saved before 0.2
+      if (typeof ttft === "number") parts.push(el("span", "muted", `first token ${Math.round(ttft)} ms`));
     }
     this.footer.replaceChildren(...parts);
     this.footer.hidden = parts.length === 0;

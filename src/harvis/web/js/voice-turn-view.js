@@ -18,10 +18,7 @@ export class VoiceTurnView {
   handle(type, data) {
     const { chat, player } = this.ctx;
     if (type === "session") {
-      if (chat.sessionId !== data.session_id) {
-        chat.sessionId = data.session_id;
-        chat.handlers.onSession(data.session_id, true); // URL, sidebar
-      }
+      chat.adopt(data.session_id);
       this.ids = data;
     } else if (type === "transcript") {
       this.question = chat.add(new MessageView({ role: "user", kind: "voice", content: data.text, id: this.ids?.user_message_id }));
@@ -52,6 +49,6 @@ export class VoiceTurnView {
       this.answer.content = this.spoken.join(" ");
     }
     this.answer.update({ ...data, status, id: data.message_id || this.answer.id });
-    this.ctx.chat.handlers.onFinished();
+    this.ctx.chat.turnFinished();
   }
 }
