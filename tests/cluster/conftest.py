@@ -1,7 +1,7 @@
 """One real cluster (scripts/cluster.sh: two kubelets, containerd, CNI, kube-proxy, DNS) for the
 whole package, with the storage and Secrets an admin creates once (k8s-manifests/README.md,
-step 2). Needs `make images` (which needs `bash scripts/k8s-build.sh node`): `make test` runs
-this package only when that cache exists; run alone it fails saying what is missing."""
+step 2). Needs `make images` (which needs `bash scripts/k8s-build.sh node`); `make test-cluster` runs
+both. Run without that cache it fails saying what is missing."""
 
 from __future__ import annotations
 
