@@ -56,7 +56,7 @@ def test_missing_parts_stop_serve_with_one_line(
     settings = Settings(
         data_dir=tmp_path, ollama_url=None, llm_config=None, llm=LLMSettings(default_model="gone:1b")
     )
-    code = serve.run(argparse.Namespace(host="127.0.0.1", port=free_port()), settings)
+    code = serve.run(argparse.Namespace(host="127.0.0.1", port=free_port(), wyoming=None), settings)
     assert code == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "gone:1b is not installed" in line and "no_such_part_pkg" in line

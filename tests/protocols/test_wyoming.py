@@ -99,7 +99,7 @@ async def test_a_short_command_gets_one_transcript(backend: Backend, sky_questio
 
 
 async def test_text_is_spoken(backend: Backend, stt: WhisperEngine) -> None:
-    text = "Tomorrow will be sunny with a light breeze. The lights are off now."
+    text = "The weather is sunny and warm today. Please turn off the lights in the kitchen."
     seen: list[Event] = []
     async with client(backend.wyoming_port) as c:
         await c.write_event(Synthesize(text=text).event())

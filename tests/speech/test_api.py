@@ -262,7 +262,7 @@ def test_voice_library(server: dict[str, Any], tmp_path: Path) -> None:
     r = bob.post("/v1/audio/speech", json={"input": "Hello.", "voice": voice["id"], "response_format": "wav"})
     assert r.status_code == 404
 
-    text = "Tomorrow will be sunny with a light breeze."
+    text = "The weather is sunny and warm today. Please turn off the lights in the kitchen."
     r = alice.post("/v1/audio/speech", json={"input": text, "voice": voice["id"], "response_format": "wav"})
     assert r.status_code == 200
     heard = transcribe(server["openai"], r.content)
