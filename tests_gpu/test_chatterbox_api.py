@@ -148,10 +148,13 @@ def test_missing_weights_are_a_503_naming_the_fix(tmp_path: Path, checkpoint: Pa
     try:
         signup(proc.url, "alice")
         # Importing torch and chatterbox for the first load takes a while on 2 shared cores.
-        with login(proc.url, "alice", timeout=900) as client:
+        client = login(proc.url, "alice", timeout=900)
+        try:
             r = client.post("/v1/audio/speech", json={"input": "Hello.", "voice": "alloy"})
-            assert r.status_code == 503, r.text
-            message = r.json()["error"]["message"]
-            assert "t3_cfg.safetensors" in message and "harvis models fetch chatterbox" in message
+        finally:
+            client.close()
+        assert r.status_code == 503, r.text
+        message = r.json()["error"]["message"]
+        assert "t3_cfg.safetensors" in message and "harvis models fetch chatterbox" in message
     finally:
         proc.stop()
