@@ -111,6 +111,10 @@ class Router:
         """Delta(content, reasoning) …, then one StreamEnd. Raises LLMError subclasses."""
         started = time.monotonic()
         if request.model not in self._registry.groups:
+            disabled = self._registry.disabled_reason(request.model)
+            if disabled:
+                REQUESTS.labels(request.model, Unavailable.code, "false").inc()
+                raise Unavailable(disabled)
             REQUESTS.labels("unknown", ModelNotFound.code, "false").inc()  # no user text in labels
             raise ModelNotFound(f"model {request.model!r} is not served here")
         chain = [request.model, *self._fallbacks.get(request.model, [])]
@@ -309,6 +313,7 @@ class Router:
                 }
                 for dep in self._registry.deployments()
             ],
+            "disabled": self._registry.disabled_report(),
             "nodes": [
                 {
                     "url": n.url,
@@ -364,7 +369,10 @@ class Router:
             if serving
             else f"no reachable deployment of {self.default_model}"
         )
-        return {"ok": bool(serving), "detail": detail, "nodes": results}
+        disabled = self._registry.disabled_report()
+        if disabled:
+            detail += "; disabled: " + ", ".join(f"{d['model']} ({d['reason']})" for d in disabled)
+        return {"ok": bool(serving), "detail": detail, "nodes": results, "disabled": disabled}
 
 
 class _Exhausted(Exception):
