@@ -22,6 +22,7 @@ from harvis.llm.types import (
     LLMError,
     ModelNotFound,
     NoCapacity,
+    ToolCall,
     Unavailable,
     UpstreamError,
     UpstreamTimeout,
@@ -92,8 +93,14 @@ class OllamaClient:
         keep_alive: str | int | None = None,
         format: str | dict[str, Any] | None = None,
         first_byte_timeout_s: float | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if tools:
+            body["tools"] = tools
+        if think is not None:
+            body["think"] = think
         if options:
             body["options"] = options
         if keep_alive is not None:
@@ -144,7 +151,25 @@ class OllamaClient:
             done_reason=data.get("done_reason") or ("stop" if done else ""),
             prompt_tokens=int(data.get("prompt_eval_count") or 0),
             completion_tokens=int(data.get("eval_count") or 0),
+            tool_calls=self._tool_calls(message.get("tool_calls")),
         )
+
+    def _tool_calls(self, raw: Any) -> tuple[ToolCall, ...]:
+        calls = []
+        for call in raw or []:
+            fn = call.get("function") if isinstance(call, dict) else None
+            args = fn.get("arguments") if isinstance(fn, dict) else None
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except ValueError:
+                    args = None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(args, dict):
+                raise UpstreamError(
+                    f"{self.base_url}: the model made a malformed tool call: {str(call)[:200]}"
+                )
+            calls.append(ToolCall(fn["name"], args, str(call.get("id") or "")))
+        return tuple(calls)
 
     async def _send(self, path: str, body: dict[str, Any], deadline: float, limit: float) -> httpx.Response:
         request = self._http.build_request("POST", path, json=body)

@@ -163,6 +163,8 @@ class Router:
             keep_alive=_pick(request.keep_alive, _pick(cfg.keep_alive, self._llm.keep_alive)),
             format=request.format,
             first_byte_timeout_s=cfg.first_byte_timeout_s or self._first_byte_default,
+            tools=request.tools or None,
+            think=request.think,
         )
         try:
             async with contextlib.aclosing(stream):
@@ -172,10 +174,10 @@ class Router:
                         tail = splitter.flush()
                         content, reasoning = content + tail[0], reasoning + tail[1]
                     reasoning = chunk.thinking + reasoning
-                    if content or reasoning:
+                    if content or reasoning or chunk.tool_calls:
                         if not sent:
                             sent, ttft = True, time.monotonic() - started
-                        yield Delta(content, reasoning)
+                        yield Delta(content, reasoning, chunk.tool_calls)
                     if chunk.done:
                         final = chunk
         except LLMError as exc:
