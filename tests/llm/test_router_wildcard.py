@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ from harvis.llm.router_config import parse_config
 from harvis.models.catalog import resolve
 from tests.llm.servers import MODEL, two_loopback_hosts
 from tests.llm.util import chat, until
-from tests.support.backend import backend_env, start_backend
+from tests.support.backend import backend_env, login, signup, start_backend
 from tests.support.llm_node import start_llm_node
 from tests.support.processes import HARVIS, Proc
 
@@ -99,6 +100,11 @@ def test_unset_key_starts_the_backend_and_ready_names_the_disabled_deployment(
             }
         ], body
         assert "cloud (environment variable HARVIS_TEST_NEVER_SET is not set)" in llm_check["detail"]
+        signup(proc.url, "picker")
+        with closing(login(proc.url, "picker")) as user:
+            models = user.get("/api/models").json()  # what the model picker shows
+        assert models["disabled"] == llm_check["disabled"]
+        assert "only-a:1b" in {m["name"] for m in models["models"]}  # the wildcard's models too
     finally:
         proc.stop()
 

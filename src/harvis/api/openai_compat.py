@@ -104,7 +104,9 @@ def _tool_calls(calls: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
 def _message(m: ChatMessage, at: int) -> dict[str, Any]:
     parts = m.content if isinstance(m.content, list) else []
     if any(p.type in ("image_url", "input_image") for p in parts):
-        raise BadRequest(f"messages[{at}] has an image: Harvis does not pass images to models (no vision support)")
+        raise BadRequest(
+            f"messages[{at}] has an image: Harvis does not pass images to models (no vision support)"
+        )
     content = m.content if isinstance(m.content, str) else "".join(p.text or "" for p in parts)
     out: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": content}
     if m.tool_calls:
