@@ -112,3 +112,11 @@ def test_bad_input_is_a_400(client: openai.OpenAI) -> None:
             model=TOOL_MODEL,
             messages=[*ASK, {"role": "assistant", "tool_calls": [bad_args]}],  # type: ignore[list-item]
         )
+
+
+def test_embeddings_are_routed_to_the_node(client: openai.OpenAI) -> None:
+    got = client.embeddings.create(model=SMALL_MODEL, input=["hello world", "the cat"])  # base64 on the wire
+    assert [d.index for d in got.data] == [0, 1] and len(got.data[0].embedding) == 576
+    assert got.usage.prompt_tokens > 0
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="no-such-model", input="x")

@@ -6,7 +6,9 @@ client raises its usual exceptions; a failure mid-stream is sent as a `data: {"e
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -193,6 +195,32 @@ async def list_models(user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [{"id": n, "object": "model", "created": 0, "owned_by": "harvis"} for n in names],
+    }
+
+
+class EmbeddingsIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+
+
+@router.post("/v1/embeddings")
+async def embeddings(body: EmbeddingsIn, user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
+    """Routed like chat: a deployment of the model embeds, its own vectors come back."""
+    inputs = [body.input] if isinstance(body.input, str) else body.input
+    vectors, tokens, _ = await llm.embed(body.model, inputs)
+
+    def encode(v: list[float]) -> str | list[float]:
+        if body.encoding_format == "float":
+            return v
+        return base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode()
+
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(vectors)],
+        "model": body.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
 
 

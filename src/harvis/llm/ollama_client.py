@@ -212,6 +212,25 @@ class OllamaClient:
         finally:
             await response.aclose()
 
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int]:
+        """`/api/embed`: one normalized vector per input, and the tokens it read."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.first_byte_timeout_s
+        body = {"model": model, "input": inputs}
+        response = await self._send("/api/embed", body, deadline, self.first_byte_timeout_s)
+        try:
+            if response.status_code != 200:
+                raise await self._status_error(response)
+            async with asyncio.timeout_at(deadline):
+                data = json.loads(await response.aread())
+        except (TimeoutError, ValueError) as exc:
+            raise UpstreamError(f"{self.base_url}/api/embed: no usable answer ({exc!r})") from None
+        finally:
+            await response.aclose()
+        return [list(map(float, v)) for v in data.get("embeddings") or []], int(
+            data.get("prompt_eval_count") or 0
+        )
+
     async def _get_json(self, path: str) -> dict[str, Any]:
         try:
             response = await self._http.get(path, timeout=INFO_TIMEOUT_S)

@@ -128,6 +128,34 @@ class OpenAIClient:
         finally:
             await response.aclose()
 
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int]:
+        """`/embeddings` with float vectors, and the tokens it read."""
+        body = {"model": model, "input": inputs, "encoding_format": "float"}
+        try:
+            async with asyncio.timeout(self.first_byte_timeout_s):
+                response = await self._http.post("/embeddings", json=body)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.base_url}: no answer within {self.first_byte_timeout_s:g}s"
+            ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unavailable(f"{self.base_url}: cannot connect: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{self.base_url}: request failed: {exc!r}") from exc
+        if response.status_code != 200:
+            raise openai_error_for_status(
+                response.status_code,
+                f"{self.base_url}: {error_text(response.content) or response.reason_phrase}",
+                retry_after=retry_after_s(response.headers),
+            )
+        try:
+            data = response.json()
+            rows = sorted(data["data"], key=lambda d: d.get("index", 0))
+            vectors = [list(map(float, d["embedding"])) for d in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UpstreamError(f"{self.base_url}/embeddings: unexpected answer ({exc!r})") from None
+        return vectors, int((data.get("usage") or {}).get("prompt_tokens") or 0)
+
     async def _events(
         self, response: httpx.Response, first_deadline: float, first_limit: float
     ) -> AsyncGenerator[ChatChunk, None]:

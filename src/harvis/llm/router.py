@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from harvis.config import LLMSettings, Settings
-from harvis.llm import watch
+from harvis.llm import router_status, watch
 from harvis.llm.deployment import Deployment, choose
 from harvis.llm.ollama_client import OllamaClient
 from harvis.llm.reasoning import ThinkSplitter
@@ -110,13 +110,7 @@ class Router:
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[Delta | StreamEnd, None]:
         """Delta(content, reasoning) …, then one StreamEnd. Raises LLMError subclasses."""
         started = time.monotonic()
-        if request.model not in self._registry.groups:
-            disabled = self._registry.disabled_reason(request.model)
-            if disabled:
-                REQUESTS.labels(request.model, Unavailable.code, "false").inc()
-                raise Unavailable(disabled)
-            REQUESTS.labels("unknown", ModelNotFound.code, "false").inc()  # no user text in labels
-            raise ModelNotFound(f"model {request.model!r} is not served here")
+        self._known(request.model)
         chain = [request.model, *self._fallbacks.get(request.model, [])]
         last_error: LLMError | None = None
         attempts = 0
@@ -145,6 +139,41 @@ class Router:
             last_error = Unavailable(f"no deployment of {request.model!r} could be used")
         REQUESTS.labels(request.model, last_error.code, "false").inc()
         raise last_error
+
+    def _known(self, model: str) -> None:
+        if model not in self._registry.groups:
+            disabled = self._registry.disabled_reason(model)
+            if disabled:
+                REQUESTS.labels(model, Unavailable.code, "false").inc()
+                raise Unavailable(disabled)
+            REQUESTS.labels("unknown", ModelNotFound.code, "false").inc()  # no user text in labels
+            raise ModelNotFound(f"model {model!r} is not served here")
+
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int, str]:
+        """Vectors for `inputs` from one deployment of `model` (retried like a chat, no fallbacks:
+        another model's vectors would not be comparable). Returns (vectors, tokens, served_by)."""
+        self._known(model)
+        tried: set[str] = set()
+        last: LLMError = Unavailable(f"no deployment of {model!r} could be used")
+        for _ in range(self.num_retries + 1):
+            try:
+                dep = await self._acquire(model, tried)
+            except _Exhausted:
+                break
+            tried.add(dep.id)
+            try:
+                vectors, tokens = await dep.node.client.embed(dep.config.upstream_model, inputs)
+            except LLMError as exc:
+                self._on_error(dep, exc, False, "false")
+                if isinstance(exc, BadRequest):
+                    raise
+                last = exc
+                continue
+            finally:
+                self._release(dep)
+            dep.record_success()
+            return vectors, tokens, dep.id
+        raise last
 
     async def _attempt(
         self, dep: Deployment, request: ChatRequest, fallback: bool, started: float, attempts: int
@@ -295,41 +324,7 @@ class Router:
         ]
 
     def status(self) -> dict[str, Any]:
-        now = time.monotonic()
-        wall = time.time()
-        return {
-            "default_model": self.default_model,
-            "fallbacks": self._fallbacks,
-            "deployments": [
-                {
-                    "id": dep.id,
-                    "model": dep.config.model_name,
-                    "upstream_model": dep.config.upstream_model,
-                    "provider": dep.node.provider,
-                    "node": dep.node.url,
-                    "healthy": dep.node.healthy,
-                    "cooling_until": wall + dep.cooling_until - now if dep.cooling(now) else None,
-                    "in_flight": dep.in_flight,
-                    "max_parallel": dep.max_parallel,
-                    "loaded": dep.loaded(),
-                }
-                for dep in self._registry.deployments()
-            ],
-            "disabled": self._registry.disabled_report(),
-            "nodes": [
-                {
-                    "url": n.url,
-                    "provider": n.provider,
-                    "healthy": n.healthy,
-                    "detail": n.detail,
-                    "loaded_models": sorted(n.loaded),
-                    "models": sorted(n.models),
-                    "source": n.source,
-                    "in_flight": n.in_flight,
-                }
-                for n in self._registry.nodes.values()
-            ],
-        }
+        return router_status.status(self._registry, self.default_model, self._fallbacks)
 
     async def warm(self, model: str, keep_alive: str | int | None) -> None:
         """Ask the best node for `model` to load it. The load runs to its end even if the
