@@ -115,7 +115,11 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
     if not model:
         raise BadRequest("model is required")
     stream = _expect(body, "stream", bool, "a boolean")
-    think = _expect(body, "think", bool, "a boolean")
+    think = body.get("think")
+    if isinstance(think, str) and think in ("high", "medium", "low"):  # gpt-oss levels: think
+        think = True
+    if think is not None and not isinstance(think, bool):
+        raise BadRequest('invalid value for "think": expected a boolean or "high", "medium", "low"')
     sampling, num_ctx = parse_options(body.get("options"))
     try:
         keep_alive = keep_alive_seconds(body.get("keep_alive"), default_keep_alive)
