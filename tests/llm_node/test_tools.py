@@ -96,3 +96,29 @@ def test_tool_messages_keep_calls_and_results() -> None:
         parse_messages(
             [{"role": "assistant", "tool_calls": [{"function": {"name": "t", "arguments": "{x"}}]}]
         )
+
+
+def test_upstream_tool_calls_in_pieces_and_broken_arguments() -> None:
+    from harvis.llm.ollama_client import OllamaClient
+    from harvis.llm.openai_client import OpenAIClient, openai_messages
+    from harvis.llm.types import ToolCall, UpstreamError
+
+    client = OpenAIClient("http://127.0.0.1:9", "k")
+    pieces = {0: {"id": "c1", "name": "get_time", "args": '{"zone": "UTC"}'}}
+    assert client._finished_calls(pieces) == (ToolCall("get_time", {"zone": "UTC"}, "c1"),)
+    with pytest.raises(UpstreamError, match="get_time with arguments that are not a JSON object"):
+        client._finished_calls({0: {"id": "c1", "name": "get_time", "args": '{"zone": '}})
+    with pytest.raises(UpstreamError, match="malformed tool call"):
+        OllamaClient("http://127.0.0.1:9")._tool_calls([{"function": {"name": "t", "arguments": "[1]"}}])
+    history = [
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "t", "arguments": {"a": 1}}}],
+        },
+        {"role": "tool", "content": "ok", "tool_name": "t"},
+    ]
+    sent = openai_messages(history)
+    call_id = sent[0]["tool_calls"][0]["id"]
+    assert sent[0]["tool_calls"][0]["function"] == {"name": "t", "arguments": '{"a": 1}'}
+    assert sent[1] == {"role": "tool", "content": "ok", "tool_call_id": call_id}
