@@ -107,13 +107,22 @@ def test_router_file_good_and_bad(tmp_path: Path) -> None:
     )
     (ok,) = asyncio.run(router.run(ctx(llm_config=str(good))))
     assert ok.status is Status.OK and "small -> ollama:http://127.0.0.11:11434" in ok.detail
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
+    unset = tmp_path / "unset.yaml"
+    unset.write_text(
         "model_list:\n  - model_name: cloud\n    litellm_params:\n      model: openai/gpt-4o\n"
         "      api_key: os.environ/HARVIS_TEST_UNSET_KEY\n"
     )
+    # An unset key disables that entry (named, with the variable) instead of failing the router.
+    listed, disabled = asyncio.run(router.run(ctx(llm_config=str(unset))))
+    assert listed.status is Status.OK
+    assert (
+        disabled.status is Status.WARN and "model_list[0] (model_name 'cloud') is disabled" in disabled.detail
+    )
+    assert "HARVIS_TEST_UNSET_KEY is not set" in disabled.detail
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_list:\n  - model_name: cloud\n    litellm_params:\n      model: anthropic/x\n")
     (fail,) = asyncio.run(router.run(ctx(llm_config=str(bad))))
-    assert fail.status is Status.FAIL and "HARVIS_TEST_UNSET_KEY" in fail.detail
+    assert fail.status is Status.FAIL and "model_list[0] (model_name 'cloud')" in fail.detail
 
 
 def test_cli_exit_status_and_fixes_for_unreachable_service_names() -> None:

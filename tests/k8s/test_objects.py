@@ -252,7 +252,10 @@ def test_models_the_backends_ask_for_are_the_ones_ollama_pulls() -> None:
         config = parse_config(
             yaml.safe_load(CONFIGMAPS[f"harvis-ai-llm-{topology}-config"].data["llm.yaml"]), env={}
         )
-        assert {d.upstream_model for d in config.deployments if d.provider == "ollama"} <= pulled, topology
+        named = [d for d in config.deployments if d.provider == "ollama" and not d.wildcard]
+        assert {d.upstream_model for d in named} <= pulled, topology
+        # The wildcard: whatever users pull into that Ollama is served too, under its own name.
+        assert [d.model_name for d in config.deployments if d.wildcard] == ["*"], topology
         default = CONFIGMAPS[f"harvis-ai-backend{'' if topology == 'edge' else '-workstation'}-config"]
         assert default.data["HARVIS_LLM__DEFAULT_MODEL"] in config.groups, topology
     # Without a router file the default model is an Ollama name, exactly as pulled.

@@ -10,6 +10,7 @@ import pytest
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.llm.router_config import RouterConfigError, load_config, parse_config
+from harvis.llm.types import ChatRequest, Unavailable
 
 SEED = Path(__file__).parent / "configs" / "seed_example.yaml"
 ENV = {"OPENAI_API_KEY": "sk-test", "OLLAMA_URL": "http://127.0.0.11:11434"}
@@ -49,11 +50,67 @@ def test_router_from_settings_with_the_seed_file(monkeypatch: pytest.MonkeyPatch
     assert "gpt-4o@https://api.openai.com/v1" in ids
 
 
-def test_missing_api_key_env_var_names_the_entry() -> None:
-    with pytest.raises(RouterConfigError) as info:
-        load_config(SEED, env={"OLLAMA_URL": "http://x:1"})
-    assert "model_list[2]" in str(info.value) and "'gpt-4o'" in str(info.value)
-    assert "OPENAI_API_KEY is not set" in str(info.value)
+def test_missing_api_key_env_var_disables_that_entry_only() -> None:
+    config = load_config(SEED, env={"OLLAMA_URL": "http://x:1"})
+    (off,) = config.disabled
+    assert (off.index, off.model_name, off.disabled) == (
+        2,
+        "gpt-4o",
+        "environment variable OPENAI_API_KEY is not set",
+    )
+    assert "gpt-4o" not in config.groups and "smollm2:135m" in config.groups
+    unset_base = parse_config({"model_list": [entry("b", api_base="os.environ/NO_SUCH_BASE")]}, env={})
+    assert unset_base.deployments[0].disabled == "environment variable NO_SUCH_BASE is not set"
+
+
+async def test_router_names_a_disabled_group_when_asked_for_it() -> None:
+    router = Router(Settings().llm, load_config(SEED, env={"OLLAMA_URL": "http://x:1"}))
+    assert router.status()["disabled"] == [
+        {
+            "model": "gpt-4o",
+            "entry": "model_list[2]",
+            "reason": "environment variable OPENAI_API_KEY is not set",
+        }
+    ]
+    with pytest.raises(Unavailable, match="'gpt-4o' is disabled: environment variable OPENAI_API_KEY"):
+        async for _ in router.stream_chat(ChatRequest(model="gpt-4o", messages=[])):
+            pass
+    await router.close()
+
+
+def test_wildcard_entries() -> None:
+    config = parse_config(
+        {
+            "model_list": [
+                entry("fast", model="ollama/qwen:1b", api_base="http://a:1"),
+                {"model_name": "*", "litellm_params": {"model": "ollama/*", "api_base": "http://a:1"}},
+                {"model_name": "b/*", "litellm_params": {"model": "ollama_chat/*", "api_base": "http://b:1"}},
+            ],
+            "router_settings": {"fallbacks": [{"fast": ["b/qwen:7b"]}]},
+        },
+        env={},
+    )
+    star, prefixed = config.deployments[1:]
+    assert star.wildcard and prefixed.wildcard and config.groups == ["fast"]
+    assert (star.group_for("llama3:8b"), prefixed.group_for("llama3:8b")) == ("llama3:8b", "b/llama3:8b")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            {"model_name": "*", "litellm_params": {"model": "openai/*"}},
+            "wildcards list an Ollama node's models",
+        ),
+        ({"model_name": "*", "litellm_params": {"model": "ollama/qwen"}}, "a wildcard needs one '*'"),
+        ({"model_name": "a*b*", "litellm_params": {"model": "ollama/*"}}, "a wildcard needs one '*'"),
+        ({"model_name": "*", "litellm_params": {"model": "*"}}, "must be PROVIDER/NAME"),
+    ],
+)
+def test_bad_wildcards_fail_naming_the_entry(raw: dict[str, Any], expected: str) -> None:
+    with pytest.raises(RouterConfigError, match=r"model_list\[0\]") as info:
+        parse_config({"model_list": [raw]}, env={})
+    assert expected in str(info.value)
 
 
 @pytest.mark.parametrize(

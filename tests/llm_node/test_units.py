@@ -164,6 +164,7 @@ def test_parse_job_chat_and_generate() -> None:
         {"model": "m", "format": "xml"},
         {"model": "m", "options": {"num_ctx": 0}},
         {"model": "m", "tools": [{"type": "function"}]},
+        {"model": "m", "think": "very"},
     ],
 )
 def test_parse_job_rejects(body: object) -> None:

@@ -70,3 +70,25 @@ def metric(client: httpx.Client, name: str, **labels: str) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(m.group(3))
     return 0.0
+
+
+# A model whose chat template renders tools (Qwen2.5's Hermes-style <tool_call> blocks).
+TOOL_MODEL = "qwen2.5-coder:1.5b"
+
+
+def tool_models_dir() -> Path:
+    """A model cache holding TOOL_MODEL, assembled once from its installed parts (no network)."""
+    from harvis.models import catalog
+    from harvis.models.cache import fetch
+
+    folder = Path(tempfile.gettempdir()) / "harvis-test-models"
+    try:
+        catalog.resolve(TOOL_MODEL, folder)
+    except catalog.ModelMissing:
+        try:
+            fetch(TOOL_MODEL, folder)
+        except Exception as exc:
+            raise AssertionError(
+                f"{TOOL_MODEL} is needed for the tool tests and could not be assembled: {exc}"
+            ) from exc
+    return folder

@@ -19,9 +19,16 @@ class ModelOut(BaseModel):
     healthy: bool
 
 
+class DisabledOut(BaseModel):
+    model: str
+    entry: str  # where in the router file, e.g. "model_list[2]"
+    reason: str  # e.g. "environment variable OPENAI_API_KEY is not set"
+
+
 class ModelsOut(BaseModel):
     default: str
     models: list[ModelOut]
+    disabled: list[DisabledOut] = []
 
 
 @router.get("/api/models", response_model=ModelsOut)
@@ -38,4 +45,5 @@ async def list_models(user: CurrentUser, llm: RouterDep) -> ModelsOut:
         )
         for m in infos
     ]
-    return ModelsOut(default=llm.default_model, models=models)
+    disabled = [DisabledOut(**d) for d in llm.status().get("disabled", [])]
+    return ModelsOut(default=llm.default_model, models=models, disabled=disabled)

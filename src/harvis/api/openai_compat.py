@@ -6,6 +6,9 @@ client raises its usual exceptions; a failure mid-stream is sent as a `data: {"e
 
 from __future__ import annotations
 
+import base64
+import json
+import struct
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -21,7 +24,7 @@ from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.sse import EventStreamResponse, sse_data
 from harvis.llm.router import Router
-from harvis.llm.types import ChatRequest, Delta, LLMError, StreamEnd
+from harvis.llm.types import BadRequest, ChatRequest, Delta, LLMError, StreamEnd, ToolCall
 
 router = APIRouter(tags=["openai"])
 
@@ -36,11 +39,28 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 class ResponseFormat(BaseModel):
     model_config = ConfigDict(extra="allow")
-    type: str = "text"
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: dict[str, Any] | None = None
+
+
+class FunctionDef(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["function"]
+    function: FunctionDef
 
 
 class StreamOptions(BaseModel):
@@ -61,14 +81,68 @@ class CompletionIn(BaseModel):
     seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
     response_format: ResponseFormat | None = None
     stream_options: StreamOptions | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=128)
+    tool_choice: str | dict[str, Any] | None = None
+
+
+def _tool_calls(calls: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
+    """OpenAI's calls (arguments as JSON text) in Ollama's shape (arguments as an object)."""
+    out = []
+    for call in calls:
+        fn = call.get("function") or {}
+        args = fn.get("arguments") or "{}"
+        try:
+            parsed = json.loads(args) if isinstance(args, str) else args
+        except ValueError:
+            parsed = None
+        if not isinstance(fn.get("name"), str) or not isinstance(parsed, dict):
+            raise BadRequest(
+                f"messages[{at}].tool_calls: each call needs function.name and JSON object arguments"
+            )
+        out.append({"id": call.get("id") or "", "function": {"name": fn["name"], "arguments": parsed}})
+    return out
+
+
+def _message(m: ChatMessage, at: int) -> dict[str, Any]:
+    parts = m.content if isinstance(m.content, list) else []
+    if any(p.type in ("image_url", "input_image") for p in parts):
+        raise BadRequest(
+            f"messages[{at}] has an image: Harvis does not pass images to models (no vision support)"
+        )
+    content = m.content if isinstance(m.content, str) else "".join(p.text or "" for p in parts)
+    out: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": content}
+    if m.tool_calls:
+        out["tool_calls"] = _tool_calls(m.tool_calls, at)
+    if m.role == "tool":
+        out["tool_call_id"] = m.tool_call_id or ""
+        if m.name:
+            out["tool_name"] = m.name
+    return out
+
+
+def _format(rf: ResponseFormat | None) -> str | dict[str, Any] | None:
+    if rf is None or rf.type == "text":
+        return None
+    if rf.type == "json_object":
+        return "json"
+    schema = (rf.json_schema or {}).get("schema")
+    if not isinstance(schema, dict):
+        raise BadRequest("response_format.json_schema.schema must be a JSON schema object")
+    return schema
+
+
+def _tool_names(messages: list[dict[str, Any]]) -> None:
+    """A tool result names its tool (what Ollama templates read), found from the call's id."""
+    names = {c["id"]: c["function"]["name"] for m in messages for c in m.get("tool_calls", []) if c["id"]}
+    for m in messages:
+        if m["role"] == "tool" and "tool_name" not in m and m.get("tool_call_id") in names:
+            m["tool_name"] = names[m["tool_call_id"]]
 
 
 def to_chat_request(body: CompletionIn) -> ChatRequest:
-    messages = []
-    for m in body.messages:
-        content = m.content if isinstance(m.content, str) else "".join(p.text or "" for p in m.content or [])
-        role = {"developer": "system", "tool": "user"}.get(m.role, m.role)
-        messages.append({"role": role, "content": content})
+    messages = [_message(m, i) for i, m in enumerate(body.messages)]
+    _tool_names(messages)
+    tools = [t.model_dump(exclude_none=True) for t in body.tools or []] if body.tool_choice != "none" else []
     options: dict[str, Any] = {}
     for key, value in (
         ("temperature", body.temperature),
@@ -80,17 +154,33 @@ def to_chat_request(body: CompletionIn) -> ChatRequest:
             options[key] = value
     if body.stop is not None:
         options["stop"] = [body.stop] if isinstance(body.stop, str) else body.stop
-    json_mode = body.response_format is not None and body.response_format.type in (
-        "json_object",
-        "json_schema",
-    )
     return ChatRequest(
-        model=body.model, messages=messages, options=options, format="json" if json_mode else None
+        model=body.model,
+        messages=messages,
+        options=options,
+        format=_format(body.response_format),
+        tools=tools,
     )
 
 
-def finish_reason(end: StreamEnd | None) -> str:
+def finish_reason(end: StreamEnd | None, called: bool = False) -> str:
+    if called:
+        return "tool_calls"
     return "length" if end is not None and end.done_reason == "length" else "stop"
+
+
+def openai_calls(calls: list[ToolCall], streamed: bool, first: int = 0) -> list[dict[str, Any]]:
+    out = []
+    for i, call in enumerate(calls, start=first):
+        entry: dict[str, Any] = {
+            "id": call.id or f"call_{uuid.uuid4().hex[:12]}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+        }
+        if streamed:
+            entry["index"] = i
+        out.append(entry)
+    return out
 
 
 def usage(end: StreamEnd | None) -> dict[str, int]:
@@ -105,6 +195,32 @@ async def list_models(user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [{"id": n, "object": "model", "created": 0, "owned_by": "harvis"} for n in names],
+    }
+
+
+class EmbeddingsIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=200)
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+
+
+@router.post("/v1/embeddings")
+async def embeddings(body: EmbeddingsIn, user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
+    """Routed like chat: a deployment of the model embeds, its own vectors come back."""
+    inputs = [body.input] if isinstance(body.input, str) else body.input
+    vectors, tokens, _ = await llm.embed(body.model, inputs)
+
+    def encode(v: list[float]) -> str | list[float]:
+        if body.encoding_format == "float":
+            return v
+        return base64.b64encode(struct.pack(f"<{len(v)}f", *v)).decode()
+
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "embedding": encode(v), "index": i} for i, v in enumerate(vectors)],
+        "model": body.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
 
 
@@ -134,12 +250,14 @@ async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse
     start = time.perf_counter()
     content: list[str] = []
     reasoning: list[str] = []
+    calls: list[ToolCall] = []
     end: StreamEnd | None = None
     try:
         async for item in llm.stream_chat(request):
             if isinstance(item, Delta):
                 content.append(item.content)
                 reasoning.append(item.reasoning)
+                calls.extend(item.tool_calls)
             elif isinstance(item, StreamEnd):
                 end = item
     except LLMError:
@@ -152,6 +270,8 @@ async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse
     message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
     if any(reasoning):
         message["reasoning_content"] = "".join(reasoning)
+    if calls:
+        message["tool_calls"] = openai_calls(calls, streamed=False)
     return JSONResponse(
         {
             "id": cid,
@@ -159,7 +279,12 @@ async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse
             "created": int(time.time()),
             "model": end.model if end else request.model,
             "choices": [
-                {"index": 0, "message": message, "finish_reason": finish_reason(end), "logprobs": None}
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": finish_reason(end, bool(calls)),
+                    "logprobs": None,
+                }
             ],
             "usage": usage(end),
         }
@@ -196,12 +321,13 @@ async def _stream(
     model = request.model
     end: StreamEnd | None = None
     first = True
+    ncalls = 0
     try:
         async for item in _chain(first_item, stream):
             if isinstance(item, StreamEnd):
                 end = item
                 continue
-            if not isinstance(item, Delta) or not (item.content or item.reasoning):
+            if not isinstance(item, Delta) or not (item.content or item.reasoning or item.tool_calls):
                 continue
             delta: dict[str, Any] = {}
             if first:
@@ -212,6 +338,9 @@ async def _stream(
                 delta["content"] = item.content
             if item.reasoning:
                 delta["reasoning_content"] = item.reasoning
+            if item.tool_calls:
+                delta["tool_calls"] = openai_calls(list(item.tool_calls), streamed=True, first=ncalls)
+                ncalls += len(item.tool_calls)
             yield sse_data(_chunk(cid, model, delta))
     except LLMError as exc:
         LLM_STREAMS.labels("openai", "error").inc()
@@ -225,7 +354,10 @@ async def _stream(
     LLM_STREAMS.labels("openai", "complete").inc()
     yield sse_data(
         _chunk(
-            cid, end.model if end else model, {} if not first else {"role": "assistant"}, finish_reason(end)
+            cid,
+            end.model if end else model,
+            {} if not first else {"role": "assistant"},
+            finish_reason(end, ncalls > 0),
         )
     )
     if include_usage:

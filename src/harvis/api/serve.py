@@ -11,6 +11,8 @@ from harvis.api.app import create_app
 from harvis.api.logredact import RedactFilter, uvicorn_log_config
 from harvis.api.wyoming_front import with_wyoming
 from harvis.config import Settings
+from harvis.llm.router import DEFAULT_OLLAMA_URL
+from harvis.llm.router_config import RouterConfigError, load_config
 from harvis.models.firstrun import FirstRunError, prepare_default_llm
 
 
@@ -60,6 +62,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             prepare_default_llm(settings)
         except FirstRunError as exc:
             print(f"harvis serve: {exc}", file=sys.stderr)
+            return 2
+    if settings.llm_config is not None:  # a bad router file: one line naming the entry, not a traceback
+        try:
+            load_config(settings.llm_config, default_api_base=settings.ollama_url or DEFAULT_OLLAMA_URL)
+        except RouterConfigError as exc:
+            print(f"harvis serve: bad router config: {exc}", file=sys.stderr)
             return 2
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host

@@ -41,8 +41,10 @@ class Context:
         targets: dict[str, list[str]] = {}
         if config is not None:
             for dep in config.deployments:
-                if dep.provider == "ollama":
-                    targets.setdefault(dep.api_base, []).append(dep.upstream_model)
+                if dep.provider == "ollama" and not dep.disabled:
+                    models = targets.setdefault(dep.api_base, [])
+                    if not dep.wildcard:  # a wildcard serves whatever the node lists
+                        models.append(dep.upstream_model)
         elif self.settings.ollama_url:
             targets[self.default_ollama_url()] = [self.settings.llm.default_model]
         return targets
@@ -53,7 +55,7 @@ class Context:
         urls = list(self.ollama_targets())
         config, _ = self.router_config()
         if config is not None:
-            urls += [d.api_base for d in config.deployments if d.provider != "ollama"]
+            urls += [d.api_base for d in config.deployments if d.provider != "ollama" and not d.disabled]
         if self.settings.database_url:
             urls.append(self.settings.database_url)
         for url in urls:

@@ -26,8 +26,18 @@ async def run(ctx: Context) -> list[Check]:
         ]
     groups: dict[str, list[str]] = {}
     for dep in config.deployments:
-        groups.setdefault(dep.model_name, []).append(f"{dep.provider}:{dep.api_base}")
+        if not dep.disabled:
+            groups.setdefault(dep.model_name, []).append(f"{dep.provider}:{dep.api_base}")
     shown = "; ".join(f"{g} -> {', '.join(d)}" for g, d in groups.items())
     fallbacks = ", ".join(f"{k} -> {'/'.join(v)}" for k, v in config.fallbacks.items()) or "none"
     text = f"{path}: {shown}; fallbacks: {fallbacks}; retries {config.num_retries}{extra}"
-    return [Check.ok("router", text, groups=groups, fallbacks=config.fallbacks)]
+    checks = [Check.ok("router", text, groups=groups, fallbacks=config.fallbacks)]
+    for dep in config.disabled:
+        checks.append(
+            Check.warn(
+                "router",
+                f"model_list[{dep.index}] (model_name {dep.model_name!r}) is disabled: {dep.disabled}",
+                "set the variable (in Kubernetes from the Secret harvis-ai-secrets) and restart",
+            )
+        )
+    return checks

@@ -37,10 +37,13 @@ class Node:
     # from the config serve whatever their /api/tags lists.
     source: str = "config"
     in_flight: int = 0
+    # Wildcard entries on this node: each listed model becomes a deployment made from them.
+    wildcards: list[DeploymentConfig] = field(default_factory=list)
 
     @property
     def discovered(self) -> bool:
-        return self.source != "config"
+        """Its deployments follow its /api/tags (found at run time, or a wildcard entry)."""
+        return self.source != "config" or bool(self.wildcards)
 
     def has_loaded(self, model: str) -> bool:
         # A cloud API has every model "loaded"; Ollama nodes say so in /api/ps.

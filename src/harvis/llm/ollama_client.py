@@ -22,6 +22,7 @@ from harvis.llm.types import (
     LLMError,
     ModelNotFound,
     NoCapacity,
+    ToolCall,
     Unavailable,
     UpstreamError,
     UpstreamTimeout,
@@ -92,8 +93,14 @@ class OllamaClient:
         keep_alive: str | int | None = None,
         format: str | dict[str, Any] | None = None,
         first_byte_timeout_s: float | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        think: bool | None = None,
     ) -> AsyncGenerator[ChatChunk, None]:
         body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if tools:
+            body["tools"] = tools
+        if think is not None:
+            body["think"] = think
         if options:
             body["options"] = options
         if keep_alive is not None:
@@ -144,7 +151,25 @@ class OllamaClient:
             done_reason=data.get("done_reason") or ("stop" if done else ""),
             prompt_tokens=int(data.get("prompt_eval_count") or 0),
             completion_tokens=int(data.get("eval_count") or 0),
+            tool_calls=self._tool_calls(message.get("tool_calls")),
         )
+
+    def _tool_calls(self, raw: Any) -> tuple[ToolCall, ...]:
+        calls = []
+        for call in raw or []:
+            fn = call.get("function") if isinstance(call, dict) else None
+            args = fn.get("arguments") if isinstance(fn, dict) else None
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except ValueError:
+                    args = None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(args, dict):
+                raise UpstreamError(
+                    f"{self.base_url}: the model made a malformed tool call: {str(call)[:200]}"
+                )
+            calls.append(ToolCall(fn["name"], args, str(call.get("id") or "")))
+        return tuple(calls)
 
     async def _send(self, path: str, body: dict[str, Any], deadline: float, limit: float) -> httpx.Response:
         request = self._http.build_request("POST", path, json=body)
@@ -186,6 +211,25 @@ class OllamaClient:
                 await response.aread()
         finally:
             await response.aclose()
+
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int]:
+        """`/api/embed`: one normalized vector per input, and the tokens it read."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.first_byte_timeout_s
+        body = {"model": model, "input": inputs}
+        response = await self._send("/api/embed", body, deadline, self.first_byte_timeout_s)
+        try:
+            if response.status_code != 200:
+                raise await self._status_error(response)
+            async with asyncio.timeout_at(deadline):
+                data = json.loads(await response.aread())
+        except (TimeoutError, ValueError) as exc:
+            raise UpstreamError(f"{self.base_url}/api/embed: no usable answer ({exc!r})") from None
+        finally:
+            await response.aclose()
+        return [list(map(float, v)) for v in data.get("embeddings") or []], int(
+            data.get("prompt_eval_count") or 0
+        )
 
     async def _get_json(self, path: str) -> dict[str, Any]:
         try:

@@ -20,6 +20,7 @@ from harvis.llm.types import (
     LLMError,
     ModelNotFound,
     NoCapacity,
+    ToolCall,
     Unavailable,
     UpstreamAuthError,
     UpstreamError,
@@ -89,8 +90,13 @@ class OpenAIClient:
         keep_alive: str | int | None = None,  # an Ollama notion; OpenAI servers have none
         format: str | dict[str, Any] | None = None,
         first_byte_timeout_s: float | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        think: bool | None = None,  # no OpenAI-wide switch: reasoning comes when the model does it
     ) -> AsyncGenerator[ChatChunk, None]:
-        body = {"model": model, "messages": messages, "stream": True, **_openai_options(options, format)}
+        body = {"model": model, "messages": openai_messages(messages), "stream": True}
+        body.update(_openai_options(options, format))
+        if tools:
+            body["tools"] = tools
         body["stream_options"] = {"include_usage": True}
         first_limit = first_byte_timeout_s or self.first_byte_timeout_s
         loop = asyncio.get_running_loop()
@@ -122,10 +128,39 @@ class OpenAIClient:
         finally:
             await response.aclose()
 
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int]:
+        """`/embeddings` with float vectors, and the tokens it read."""
+        body = {"model": model, "input": inputs, "encoding_format": "float"}
+        try:
+            async with asyncio.timeout(self.first_byte_timeout_s):
+                response = await self._http.post("/embeddings", json=body)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.base_url}: no answer within {self.first_byte_timeout_s:g}s"
+            ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise Unavailable(f"{self.base_url}: cannot connect: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{self.base_url}: request failed: {exc!r}") from exc
+        if response.status_code != 200:
+            raise openai_error_for_status(
+                response.status_code,
+                f"{self.base_url}: {error_text(response.content) or response.reason_phrase}",
+                retry_after=retry_after_s(response.headers),
+            )
+        try:
+            data = response.json()
+            rows = sorted(data["data"], key=lambda d: d.get("index", 0))
+            vectors = [list(map(float, d["embedding"])) for d in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UpstreamError(f"{self.base_url}/embeddings: unexpected answer ({exc!r})") from None
+        return vectors, int((data.get("usage") or {}).get("prompt_tokens") or 0)
+
     async def _events(
         self, response: httpx.Response, first_deadline: float, first_limit: float
     ) -> AsyncGenerator[ChatChunk, None]:
         finish = ""
+        calls: dict[int, dict[str, str]] = {}  # streamed tool calls come in pieces, by index
         usage = (0, 0)
         async with aclosing(
             lines_within_limits(
@@ -142,6 +177,8 @@ class OpenAIClient:
             async for line in lines:
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    if calls:
+                        yield ChatChunk(tool_calls=self._finished_calls(calls))
                     yield ChatChunk(
                         done=True,
                         done_reason=finish or "stop",
@@ -163,6 +200,59 @@ class OpenAIClient:
                 for choice in data.get("choices") or []:
                     delta = choice.get("delta") or {}
                     finish = choice.get("finish_reason") or finish
+                    for piece in delta.get("tool_calls") or []:
+                        into = calls.setdefault(
+                            int(piece.get("index", len(calls))), {"id": "", "name": "", "args": ""}
+                        )
+                        fn = piece.get("function") or {}
+                        into["id"] = piece.get("id") or into["id"]
+                        into["name"] += fn.get("name") or ""
+                        into["args"] += fn.get("arguments") or ""
                     thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
                     if delta.get("content") or thinking:
                         yield ChatChunk(content=delta.get("content") or "", thinking=thinking)
+
+    def _finished_calls(self, calls: dict[int, dict[str, str]]) -> tuple[ToolCall, ...]:
+        out = []
+        for _, call in sorted(calls.items()):
+            try:
+                args = json.loads(call["args"]) if call["args"].strip() else {}
+            except ValueError:
+                args = None
+            if not call["name"] or not isinstance(args, dict):
+                raise UpstreamError(
+                    f"{self.base_url}: the model called {call['name'] or 'a tool'} with arguments that are "
+                    f"not a JSON object: {call['args'][:200]!r}"
+                )
+            out.append(ToolCall(call["name"], args, call["id"]))
+        return tuple(out)
+
+
+def openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ollama-shaped history → OpenAI's: call arguments as JSON text with ids, results by id."""
+    out: list[dict[str, Any]] = []
+    last_ids: list[str] = []
+    for m in messages:
+        msg: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
+        if m.get("tool_calls"):
+            last_ids = []
+            msg["tool_calls"] = []
+            for i, call in enumerate(m["tool_calls"]):
+                fn = call.get("function", call)
+                cid = call.get("id") or f"call_{len(out)}_{i}"
+                last_ids.append(cid)
+                args = fn.get("arguments", {})
+                msg["tool_calls"].append(
+                    {
+                        "id": cid,
+                        "type": "function",
+                        "function": {
+                            "name": fn["name"],
+                            "arguments": args if isinstance(args, str) else json.dumps(args),
+                        },
+                    }
+                )
+        if m["role"] == "tool":
+            msg["tool_call_id"] = m.get("tool_call_id") or (last_ids.pop(0) if last_ids else "")
+        out.append(msg)
+    return out

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from harvis.config import LLMSettings, Settings
-from harvis.llm import watch
+from harvis.llm import router_status, watch
 from harvis.llm.deployment import Deployment, choose
 from harvis.llm.ollama_client import OllamaClient
 from harvis.llm.reasoning import ThinkSplitter
@@ -110,9 +110,7 @@ class Router:
     async def stream_chat(self, request: ChatRequest) -> AsyncGenerator[Delta | StreamEnd, None]:
         """Delta(content, reasoning) …, then one StreamEnd. Raises LLMError subclasses."""
         started = time.monotonic()
-        if request.model not in self._registry.groups:
-            REQUESTS.labels("unknown", ModelNotFound.code, "false").inc()  # no user text in labels
-            raise ModelNotFound(f"model {request.model!r} is not served here")
+        self._known(request.model)
         chain = [request.model, *self._fallbacks.get(request.model, [])]
         last_error: LLMError | None = None
         attempts = 0
@@ -142,6 +140,41 @@ class Router:
         REQUESTS.labels(request.model, last_error.code, "false").inc()
         raise last_error
 
+    def _known(self, model: str) -> None:
+        if model not in self._registry.groups:
+            disabled = self._registry.disabled_reason(model)
+            if disabled:
+                REQUESTS.labels(model, Unavailable.code, "false").inc()
+                raise Unavailable(disabled)
+            REQUESTS.labels("unknown", ModelNotFound.code, "false").inc()  # no user text in labels
+            raise ModelNotFound(f"model {model!r} is not served here")
+
+    async def embed(self, model: str, inputs: list[str]) -> tuple[list[list[float]], int, str]:
+        """Vectors for `inputs` from one deployment of `model` (retried like a chat, no fallbacks:
+        another model's vectors would not be comparable). Returns (vectors, tokens, served_by)."""
+        self._known(model)
+        tried: set[str] = set()
+        last: LLMError = Unavailable(f"no deployment of {model!r} could be used")
+        for _ in range(self.num_retries + 1):
+            try:
+                dep = await self._acquire(model, tried)
+            except _Exhausted:
+                break
+            tried.add(dep.id)
+            try:
+                vectors, tokens = await dep.node.client.embed(dep.config.upstream_model, inputs)
+            except LLMError as exc:
+                self._on_error(dep, exc, False, "false")
+                if isinstance(exc, BadRequest):
+                    raise
+                last = exc
+                continue
+            finally:
+                self._release(dep)
+            dep.record_success()
+            return vectors, tokens, dep.id
+        raise last
+
     async def _attempt(
         self, dep: Deployment, request: ChatRequest, fallback: bool, started: float, attempts: int
     ) -> AsyncGenerator[Delta | StreamEnd, None]:
@@ -159,6 +192,8 @@ class Router:
             keep_alive=_pick(request.keep_alive, _pick(cfg.keep_alive, self._llm.keep_alive)),
             format=request.format,
             first_byte_timeout_s=cfg.first_byte_timeout_s or self._first_byte_default,
+            tools=request.tools or None,
+            think=request.think,
         )
         try:
             async with contextlib.aclosing(stream):
@@ -168,10 +203,10 @@ class Router:
                         tail = splitter.flush()
                         content, reasoning = content + tail[0], reasoning + tail[1]
                     reasoning = chunk.thinking + reasoning
-                    if content or reasoning:
+                    if content or reasoning or chunk.tool_calls:
                         if not sent:
                             sent, ttft = True, time.monotonic() - started
-                        yield Delta(content, reasoning)
+                        yield Delta(content, reasoning, chunk.tool_calls)
                     if chunk.done:
                         final = chunk
         except LLMError as exc:
@@ -289,40 +324,7 @@ class Router:
         ]
 
     def status(self) -> dict[str, Any]:
-        now = time.monotonic()
-        wall = time.time()
-        return {
-            "default_model": self.default_model,
-            "fallbacks": self._fallbacks,
-            "deployments": [
-                {
-                    "id": dep.id,
-                    "model": dep.config.model_name,
-                    "upstream_model": dep.config.upstream_model,
-                    "provider": dep.node.provider,
-                    "node": dep.node.url,
-                    "healthy": dep.node.healthy,
-                    "cooling_until": wall + dep.cooling_until - now if dep.cooling(now) else None,
-                    "in_flight": dep.in_flight,
-                    "max_parallel": dep.max_parallel,
-                    "loaded": dep.loaded(),
-                }
-                for dep in self._registry.deployments()
-            ],
-            "nodes": [
-                {
-                    "url": n.url,
-                    "provider": n.provider,
-                    "healthy": n.healthy,
-                    "detail": n.detail,
-                    "loaded_models": sorted(n.loaded),
-                    "models": sorted(n.models),
-                    "source": n.source,
-                    "in_flight": n.in_flight,
-                }
-                for n in self._registry.nodes.values()
-            ],
-        }
+        return router_status.status(self._registry, self.default_model, self._fallbacks)
 
     async def warm(self, model: str, keep_alive: str | int | None) -> None:
         """Ask the best node for `model` to load it. The load runs to its end even if the
@@ -364,7 +366,10 @@ class Router:
             if serving
             else f"no reachable deployment of {self.default_model}"
         )
-        return {"ok": bool(serving), "detail": detail, "nodes": results}
+        disabled = self._registry.disabled_report()
+        if disabled:
+            detail += "; disabled: " + ", ".join(f"{d['model']} ({d['reason']})" for d in disabled)
+        return {"ok": bool(serving), "detail": detail, "nodes": results, "disabled": disabled}
 
 
 class _Exhausted(Exception):

@@ -2,11 +2,15 @@
 
 Users paste their LiteLLM files, so keys that do not matter to Harvis are accepted and
 ignored; what matters is checked, and a bad entry fails at start with its index and
-model_name in the message. Secrets are never in the file: `api_key: os.environ/VAR`.
+model_name in the message. Secrets are never in the file: `api_key: os.environ/VAR`; an
+entry whose variable is unset is kept but disabled, with that reason, so one missing cloud key
+never stops the backend. `model_name: "*"` (or a prefix like "ollama/*") with `model: ollama/*`
+is LiteLLM's wildcard: every model the node lists, each as its own group.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,10 +75,16 @@ class DeploymentConfig:
     max_parallel: int | None = None
     keep_alive: str | int | None = None
     rpm: int | None = None
+    wildcard: bool = False  # model_name is a pattern with one "*": the node's listed models fill it
+    disabled: str = ""  # why this deployment cannot be used (an unset os.environ/ variable)
 
     @property
     def id(self) -> str:
         return f"{self.model_name}@{self.api_base}"
+
+    def group_for(self, upstream: str) -> str:
+        """The group a listed model gets from a wildcard entry ("ollama/*" + "qwen" -> "ollama/qwen")."""
+        return self.model_name.replace("*", upstream, 1)
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,14 @@ class RouterConfig:
 
     @property
     def groups(self) -> list[str]:
-        return list(dict.fromkeys(d.model_name for d in self.deployments))
+        """The groups named in the file that can serve (wildcards fill theirs at run time)."""
+        return list(
+            dict.fromkeys(d.model_name for d in self.deployments if not d.wildcard and not d.disabled)
+        )
+
+    @property
+    def disabled(self) -> list[DeploymentConfig]:
+        return [d for d in self.deployments if d.disabled]
 
 
 def _entry_name(index: int, raw: Any) -> str:
@@ -96,13 +113,31 @@ def _entry_name(index: int, raw: Any) -> str:
     return f"model_list[{index}]" + (f" (model_name {name!r})" if name else "")
 
 
-def _resolve_env(value: str | None, where: str, env: Mapping[str, str]) -> str | None:
+class _Unset(Exception):
+    def __init__(self, var: str) -> None:
+        super().__init__(f"environment variable {var} is not set")
+
+
+def _resolve_env(value: str | None, env: Mapping[str, str]) -> str | None:
     if value is None or not value.startswith(ENV_PREFIX):
         return value
     var = value[len(ENV_PREFIX) :]
     if not env.get(var):
-        raise RouterConfigError(f"{where}: environment variable {var} is not set")
+        raise _Unset(var)
     return env[var]
+
+
+def _wildcard(where: str, model_name: str, provider: str, upstream: str) -> bool:
+    if "*" not in model_name and upstream != "*":
+        return False
+    if model_name.count("*") != 1 or upstream != "*":
+        raise RouterConfigError(
+            f"{where}: a wildcard needs one '*' in model_name and litellm_params.model PROVIDER/* "
+            f"(got model_name {model_name!r}, model {provider}/{upstream})"
+        )
+    if provider != "ollama":
+        raise RouterConfigError(f"{where}: wildcards list an Ollama node's models; use ollama/*")
+    return True
 
 
 def _validation_text(exc: ValidationError) -> str:
@@ -129,10 +164,19 @@ def _deployment(index: int, raw: Any, default_api_base: str, env: Mapping[str, s
     if provider is None:
         known = ", ".join(f"{p}/" for p in PROVIDERS)
         raise RouterConfigError(f"{where}: unknown provider {provider_name!r} (Harvis speaks {known})")
-    api_base = _resolve_env(params.api_base, where, env)
+    wildcard = _wildcard(where, entry.model_name, provider, upstream)
+    disabled = ""
+    try:
+        api_base = _resolve_env(params.api_base, env)
+    except _Unset as exc:  # never contacted: the deployment is disabled
+        disabled, api_base = str(exc), f"unset://{params.api_base}"
+    try:
+        api_key = _resolve_env(params.api_key, env)
+    except _Unset as exc:
+        disabled, api_key = disabled or str(exc), None
     if not api_base:
         api_base = default_api_base if provider == "ollama" else "https://api.openai.com/v1"
-    if not api_base.startswith(("http://", "https://")):
+    if not disabled and not api_base.startswith(("http://", "https://")):
         raise RouterConfigError(f"{where}: api_base {api_base!r} must start with http:// or https://")
     if params.max_parallel_requests is not None and params.max_parallel_requests < 1:
         raise RouterConfigError(f"{where}: max_parallel_requests must be at least 1")
@@ -142,11 +186,13 @@ def _deployment(index: int, raw: Any, default_api_base: str, env: Mapping[str, s
         provider=provider,
         upstream_model=upstream,
         api_base=api_base.rstrip("/"),
-        api_key=_resolve_env(params.api_key, where, env),
+        api_key=api_key,
         first_byte_timeout_s=params.stream_timeout or params.timeout,
         max_parallel=params.max_parallel_requests,
         keep_alive=params.keep_alive,
         rpm=params.rpm,
+        wildcard=wildcard,
+        disabled=disabled,
     )
 
 
@@ -188,12 +234,13 @@ def parse_config(
             )
         seen[dep.id] = dep.index
     settings = _settings(data)
-    groups = {d.model_name for d in deployments}
+    groups = {d.model_name for d in deployments if not d.wildcard}
+    patterns = [d.model_name for d in deployments if d.wildcard]
     fallbacks: dict[str, list[str]] = {}
     for i, rule in enumerate(settings.fallbacks or []):
         for source, targets in rule.items():
             for name in (source, *targets):
-                if name not in groups:
+                if name not in groups and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
                     raise RouterConfigError(
                         f"fallbacks[{i}] ({source!r}): {name!r} is not a model_name in model_list"
                     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
-from harvis.llm.types import UpstreamError, UpstreamTimeout
+from harvis.llm.types import ToolCall, UpstreamError, UpstreamTimeout
 
 
 @dataclass(slots=True)
@@ -22,6 +22,7 @@ class ChatChunk:
     done_reason: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tool_calls: tuple[ToolCall, ...] = field(default=())
 
 
 async def lines_within_limits(

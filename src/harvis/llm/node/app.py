@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,10 +18,13 @@ from harvis.llm.node.durations import keep_alive_seconds
 from harvis.llm.node.gate import Gate
 from harvis.llm.node.jobs import NodeState, preload
 from harvis.llm.node.metrics import NodeMetrics
+from harvis.llm.node.openai_wire import openai_error
 from harvis.llm.node.registry import ModelRegistry
 from harvis.llm.node.residency import Residency
+from harvis.llm.node.routes_embed import router as embed_router
 from harvis.llm.node.routes_generate import router as generate_router
 from harvis.llm.node.routes_info import router as info_router
+from harvis.llm.node.routes_openai import router as openai_router
 from harvis.llm.types import LLMError
 
 
@@ -44,6 +47,12 @@ _KNOWN_PATHS = frozenset(
         "/api/ps",
         "/api/chat",
         "/api/generate",
+        "/api/embed",
+        "/api/embeddings",
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
         "/health/live",
         "/health/ready",
         "/metrics",
@@ -102,17 +111,24 @@ def create_app(node: NodeSettings, models_dir: Path) -> FastAPI:
     app.state.node = state
     app.state.threads = state.residency._threads
 
+    def error(request: Request, message: str, status: int, headers: Mapping[str, str] | None) -> JSONResponse:
+        # OpenAI's shape on /v1 (its clients read error.message), Ollama's elsewhere.
+        body = openai_error(message, status) if request.url.path.startswith("/v1/") else {"error": message}
+        return JSONResponse(body, status_code=status, headers=headers)
+
     @app.exception_handler(LLMError)
     async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+        return error(request, exc.message, exc.status, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "404 page not found" if exc.status_code == 404 else str(exc.detail)
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        return error(request, message, exc.status_code, exc.headers)
 
     app.include_router(info_router)
     app.include_router(generate_router)
+    app.include_router(openai_router)
+    app.include_router(embed_router)
     app.add_middleware(_CountRequests, metrics=metrics)
     return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harvis.llm.node.durations import InvalidDuration, keep_alive_seconds
+from harvis.llm.node.messages import parse_messages, parse_tools
 from harvis.llm.types import BadRequest
 
 _FLOAT_OPTIONS = (
@@ -41,13 +42,16 @@ class Sampling:
 class Job:
     kind: Literal["chat", "generate"]
     model: str
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     raw_prompt: str | None = None  # generate with raw=true: no chat template
     sampling: Sampling = Sampling()
     num_ctx: int | None = None
     format: str | dict[str, Any] | None = None  # "json" or a JSON schema
     keep_alive_s: float | None = None  # None = forever
     stream: bool = True
+    tools: list[dict[str, Any]] = field(default_factory=list)  # rendered by the chat template
+    think: bool | None = None  # None = the model's default
+    images: bool = False  # some message carries images (refused: no model here has vision)
 
     @property
     def load_only(self) -> bool:
@@ -104,22 +108,6 @@ def _parse_format(value: Any) -> str | dict[str, Any] | None:
     raise BadRequest(f'invalid format: {value!r}; expected "json" or a JSON schema')
 
 
-def _parse_messages(value: Any) -> list[dict[str, str]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadRequest('invalid value for "messages": expected an array')
-    out: list[dict[str, str]] = []
-    for i, msg in enumerate(value):
-        if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
-            raise BadRequest(f"invalid message at index {i}: needs a string role")
-        content = msg.get("content") or ""
-        if not isinstance(content, str):
-            raise BadRequest(f"invalid message at index {i}: content must be a string")
-        out.append({"role": msg["role"], "content": content})
-    return out
-
-
 def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: float | None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("invalid request body: expected a JSON object")
@@ -127,8 +115,11 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
     if not model:
         raise BadRequest("model is required")
     stream = _expect(body, "stream", bool, "a boolean")
-    if body.get("tools"):
-        raise BadRequest(f'"{model}" does not support tools')
+    think = body.get("think")
+    if isinstance(think, str) and think in ("high", "medium", "low"):  # gpt-oss levels: think
+        think = True
+    if think is not None and not isinstance(think, bool):
+        raise BadRequest('invalid value for "think": expected a boolean or "high", "medium", "low"')
     sampling, num_ctx = parse_options(body.get("options"))
     try:
         keep_alive = keep_alive_seconds(body.get("keep_alive"), default_keep_alive)
@@ -141,9 +132,14 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
         keep_alive_s=keep_alive,
         format=_parse_format(body.get("format")),
         stream=True if stream is None else stream,
+        think=think,
     )
     if kind == "chat":
-        return Job(kind="chat", messages=_parse_messages(body.get("messages")), **common)
+        messages, images = parse_messages(body.get("messages"))
+        return Job(
+            kind="chat", messages=messages, tools=parse_tools(body.get("tools")), images=images, **common
+        )
+    common["images"] = bool(body.get("images"))
     prompt = _expect(body, "prompt", str, "a string") or ""
     system = _expect(body, "system", str, "a string") or ""
     if _expect(body, "raw", bool, "a boolean"):

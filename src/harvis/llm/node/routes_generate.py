@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from harvis.llm.node.bodies import read_json
+from harvis.llm.node.chatout import check_capabilities, shaped
 from harvis.llm.node.jobs import NodeState, job_events
 from harvis.llm.node.registry import ModelFile
 from harvis.llm.node.requests import Job, parse_job
@@ -33,10 +34,11 @@ def check_format(fmt: str | dict[str, Any] | None) -> None:
         raise BadRequest(f"invalid format schema: {exc}") from None
 
 
-def _find_model(state: NodeState, job: Job) -> ModelFile:
+def find_model(state: NodeState, job: Job) -> ModelFile:
     """Both checks that may touch the disk, in one worker-thread hop."""
     model: ModelFile = state.registry.get(job.model)
     check_format(job.format)
+    check_capabilities(job, model)
     return model
 
 
@@ -44,7 +46,7 @@ async def _handle(kind: Literal["chat", "generate"], request: Request) -> Respon
     arrived_ns = time.perf_counter_ns()
     state: NodeState = request.app.state.node
     job = parse_job(kind, await read_json(request), state.default_keep_alive_s)
-    model = await asyncio.to_thread(_find_model, state, job)
+    model = await asyncio.to_thread(find_model, state, job)
     if job.load_only and job.keep_alive_s == 0:
         await state.residency.unload(model.name)
         return JSONResponse(final_chunk(kind, job.model, "", {"done_reason": "unload"}))
@@ -54,7 +56,7 @@ async def _handle(kind: Literal["chat", "generate"], request: Request) -> Respon
         state.metrics.rejected.inc()
         raise
     return JobResponse(
-        lambda: job_events(state, job, model, ticket, arrived_ns),
+        lambda: shaped(job_events(state, job, model, ticket, arrived_ns), job, model),
         on_close=ticket.drop,
         kind=kind,
         model=job.model,

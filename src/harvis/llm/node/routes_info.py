@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from harvis.llm.node.bodies import read_json
 from harvis.llm.node.jobs import NodeState
 from harvis.llm.node.registry import ModelFile, rfc3339
+from harvis.llm.node.tools import capabilities
 from harvis.llm.types import BadRequest
 
 # The Ollama release whose API this node follows (clients compare versions for features).
@@ -73,7 +74,7 @@ def describe(model: ModelFile, num_ctx: int) -> dict[str, Any]:
         "template": template,
         "details": model.details(),
         "model_info": model_info,
-        "capabilities": ["completion"],
+        "capabilities": capabilities(info),
         "modified_at": rfc3339(model.modified_at),
     }
 

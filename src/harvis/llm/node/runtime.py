@@ -58,11 +58,16 @@ class LlamaRuntime:
         self._llama.close()
 
     # -- prompts --------------------------------------------------------------------------
-    def _render(self, messages: list[dict[str, str]]) -> str:
+    def _render(self, messages: list[dict[str, Any]], job: Job | None = None) -> str:
         if self._formatter is None:  # a base model without a template: plain transcript
             return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        extra: dict[str, Any] = {}
+        if job is not None and job.tools:
+            extra["tools"] = job.tools
+        if job is not None and job.think is not None:
+            extra["enable_thinking"] = job.think  # what thinking templates (Qwen3…) read
         try:
-            return str(self._formatter(messages=messages).prompt)  # type: ignore[arg-type]
+            return str(self._formatter(messages=messages, **extra).prompt)  # type: ignore[arg-type]
         except Exception as exc:  # the template's raise_exception(), e.g. roles out of order
             raise BadRequest(f"the model's chat template rejected the messages: {exc}") from None
 
@@ -77,13 +82,13 @@ class LlamaRuntime:
             tokens = self._tokenize(job.raw_prompt, add_bos=True)
             return tokens[-budget:]
         messages = list(job.messages)
-        tokens = self._tokenize(self._render(messages), add_bos=False)
+        tokens = self._tokenize(self._render(messages, job), add_bos=False)
         while len(tokens) > budget:
             drop = next((i for i, m in enumerate(messages[:-1]) if m["role"] != "system"), None)
             if drop is None:
                 return tokens[-budget:]
             del messages[drop]
-            tokens = self._tokenize(self._render(messages), add_bos=False)
+            tokens = self._tokenize(self._render(messages, job), add_bos=False)
         return tokens
 
     def _grammar(self, fmt: str | dict[str, Any] | None) -> Any:

@@ -27,7 +27,7 @@ function sessionFromHash() {
 async function loadModels() {
   const select = $("model-select");
   try {
-    const { default: fallback, models } = await api.models();
+    const { default: fallback, models, disabled } = await api.models();
     const names = [...new Set((models || []).map((m) => m.name))];
     if (fallback && !names.includes(fallback)) names.unshift(fallback);
     const loaded = new Set((models || []).filter((m) => m.loaded).map((m) => m.name));
@@ -42,6 +42,16 @@ async function loadModels() {
         option.textContent = notes.length ? `${name} (${notes.join(", ")})` : name;
         return option;
       }),
+      // Entries the router file names but cannot use (an unset API key): shown, not selectable.
+      ...(disabled || [])
+        .filter((d) => !names.includes(d.model))
+        .map((d) => {
+          const option = document.createElement("option");
+          option.value = d.model;
+          option.disabled = true;
+          option.textContent = `${d.model} (disabled: ${d.reason})`;
+          return option;
+        }),
     );
     const saved = localStorage.getItem(MODEL_KEY);
     select.value = saved && names.includes(saved) ? saved : fallback || names[0] || "";
