@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-test lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster \
+.PHONY: run test setup setup-test lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster image-cuda \
 	test-gpu-stack gpu-check
 
 $(BIN)/python:
@@ -66,6 +66,12 @@ cluster-deps:
 images: setup cluster-deps
 	bash scripts/k8s-build.sh node
 	bash scripts/images.sh
+
+# The real CUDA image too (Dockerfile.backend-cuda: ~8 GB of CUDA wheels from PyPI, ~20 min here);
+# not in `make images`: the cluster runs its CPU stand-in (no GPU on this machine).
+image-cuda: setup cluster-deps
+	bash scripts/k8s-build.sh node
+	bash scripts/images.sh --cuda
 
 # A real two-node cluster in private namespaces (scripts/cluster.sh); make cluster-down stops it.
 cluster: images

@@ -10,6 +10,8 @@
 #   bash scripts/images.sh           # all images (prints sizes and build times)
 #   bash scripts/images.sh --list    # the images and their local names
 #   bash scripts/images.sh --archive # the archive of them all that the cluster imports
+#   bash scripts/images.sh --cuda    # all, plus the real CUDA image (make image-cuda: ~8 GB of
+#                                    #   CUDA wheels from PyPI; imports checked in the image)
 main() {
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +30,7 @@ IMAGES=(
   "localhost/harvis-standin/backend-cuda:$VERSION"
   "localhost/harvis-standin/ollama:0.13.5"
 )
+CUDA=0; [ "${1:-}" = --cuda ] && CUDA=1
 if [ "${1:-}" = --list ]; then printf '%s\n' "${IMAGES[@]}"; exit 0; fi
 if [ "${1:-}" = --archive ]; then
   compgen -G "$CACHE/archives/images.*.tar" >/dev/null || { echo "images: none built yet: make images" >&2; exit 1; }
@@ -153,6 +156,20 @@ pause_ctx="$CACHE/pause-context"
 rm -rf "$pause_ctx" && mkdir -p "$pause_ctx" && cp "$K8S_BIN/pause" "$pause_ctx/"
 printf '**\n!pause\n' > "$pause_ctx/.dockerignore"
 build localhost/harvis-standin/pause:3.4.1 "$STANDIN/Dockerfile.pause" "$pause_ctx/.dockerignore" "$pause_ctx"
+
+# The real CUDA image, from deploy/docker/ unchanged but for its Python base: CUDA comes from
+# wheels, so it builds on a machine without a GPU; what runs on one is checked by importing the
+# whole stack in the image (its own install script asserts onnxruntime's CUDA provider).
+if [ "$CUDA" = 1 ]; then
+  build "localhost/harvis/backend-cuda:$VERSION" "$REPO/deploy/docker/Dockerfile.backend-cuda" \
+    "$REPO/deploy/docker/Dockerfile.backend-cuda.dockerignore" "$REPO" \
+    PYTHON_IMAGE=localhost/harvis-standin/python:3.11-slim
+  timed "backend-cuda check" podman run --rm --network=none --entrypoint python \
+    "localhost/harvis/backend-cuda:$VERSION" -c \
+    "import torch, chatterbox.tts, ctranslate2, faster_whisper, piper, onnxruntime, harvis.cli as c; \
+print('backend-cuda: torch', torch.__version__, 'CUDA', torch.version.cuda, '| onnxruntime', \
+onnxruntime.get_available_providers(), '| ctranslate2', ctranslate2.__version__)"
+fi
 
 # 3. One docker-archive of them all (shared layers stored once), named by the images' IDs, for
 #    the cluster's containerd to import.
