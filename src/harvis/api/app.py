@@ -37,6 +37,7 @@ from harvis.api.limits import BodyLimitMiddleware
 from harvis.api.ratelimit import SlidingWindowLimiter
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
+from harvis.api.uploads import upload_limit_for
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -135,9 +136,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     app.state.services = svc
 
     install_error_handlers(app)
-    app.add_middleware(
-        BodyLimitMiddleware, upload_limit_bytes=(settings.speech.max_upload_mb + 1) * 1024 * 1024
-    )
+    app.add_middleware(BodyLimitMiddleware, upload_limit_for=upload_limit_for(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.auth.cors_origins:
         app.add_middleware(
