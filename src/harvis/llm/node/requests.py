@@ -18,6 +18,10 @@ _FLOAT_OPTIONS = (
     "frequency_penalty",
 )
 _INT_OPTIONS = ("top_k", "seed", "num_predict", "num_ctx", "repeat_last_n")
+# A chat longer than this is refused (400), not shortened: building its prompt would hold the
+# one generation slot for everyone. The backend's own APIs take at most as many.
+MAX_MESSAGES = 1000
+MAX_PROMPT_CHARS = 1024 * 1024  # checked before tokenizing; tokens are capped in the runtime
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ def _parse_messages(value: Any) -> list[dict[str, str]]:
         return []
     if not isinstance(value, list):
         raise BadRequest('invalid value for "messages": expected an array')
+    if len(value) > MAX_MESSAGES:
+        raise BadRequest(f"too many messages: {len(value)}; at most {MAX_MESSAGES}")
     out: list[dict[str, str]] = []
     for i, msg in enumerate(value):
         if not isinstance(msg, dict) or not isinstance(msg.get("role"), str):
@@ -117,7 +123,13 @@ def _parse_messages(value: Any) -> list[dict[str, str]]:
         if not isinstance(content, str):
             raise BadRequest(f"invalid message at index {i}: content must be a string")
         out.append({"role": msg["role"], "content": content})
+    _check_length(sum(len(m["content"]) for m in out))
     return out
+
+
+def _check_length(chars: int) -> None:
+    if chars > MAX_PROMPT_CHARS:
+        raise BadRequest(f"the prompt is too long: {chars} characters; at most {MAX_PROMPT_CHARS}")
 
 
 def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: float | None) -> Job:
@@ -146,6 +158,7 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
         return Job(kind="chat", messages=_parse_messages(body.get("messages")), **common)
     prompt = _expect(body, "prompt", str, "a string") or ""
     system = _expect(body, "system", str, "a string") or ""
+    _check_length(len(prompt) + len(system))
     if _expect(body, "raw", bool, "a boolean"):
         return Job(kind="generate", raw_prompt=prompt, **common)
     messages = ([{"role": "system", "content": system}] if system else []) + (
