@@ -12,11 +12,12 @@ from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from harvis.api.deps import CurrentUser, RouterDep
+from harvis.api.disconnect import unless_client_leaves
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.sse import EventStreamResponse, sse_data
@@ -109,7 +110,7 @@ async def list_models(user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep) -> Any:
+async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep, http: Request) -> Any:
     request = to_chat_request(body)
     cid = "chatcmpl-" + uuid.uuid4().hex
     if body.stream:
@@ -127,7 +128,7 @@ async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep
             await stream.aclose()
             raise
         return EventStreamResponse(_stream(stream, first, request, cid, include_usage, start))
-    return await _complete(llm, request, cid)
+    return await unless_client_leaves(http, _complete(llm, request, cid))
 
 
 async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse:
