@@ -79,6 +79,10 @@ async def _start_router(svc: Services, stack: AsyncExitStack, start_node: bool) 
     router = Router.from_settings(settings)
     await router.start()
     stack.push_async_callback(router.close)
+    if svc.embedded_node is not None:  # its supervisor tells the router at once, both ways
+        node_url = svc.embedded_node.url
+        svc.embedded_node.on_down = lambda detail: router.node_down(node_url, detail)
+        svc.embedded_node.on_up = router.refresh
     return router
 
 
