@@ -102,8 +102,9 @@ class EmbeddedNode:
             code = self.popen.poll()  # reaps a dead child
             if code is None:
                 continue
+            if self.state == "running" and time.monotonic() - up_since > STABLE_S:
+                failures = 0  # it had been fine for a while: start the backoff over
             self.state, self.last_exit = "restarting", code
-            failures = 0 if time.monotonic() - up_since > STABLE_S else failures
             delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
             log.warning(
                 "the embedded LLM node (pid %d) exited with %d; restarting in %gs",
@@ -123,7 +124,10 @@ class EmbeddedNode:
             self.restarts += 1
             up_since = time.monotonic()
             if self.on_up is not None:
-                await self.on_up()
+                try:
+                    await self.on_up()
+                except Exception:  # the router's next probe will see it anyway
+                    log.exception("telling the router the embedded LLM node is back failed")
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
