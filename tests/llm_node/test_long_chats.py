@@ -46,6 +46,14 @@ def test_too_many_messages_or_too_long_a_prompt_is_a_400(http: httpx.Client) -> 
     huge = {"model": SMALL_MODEL, "prompt": "word " * 300_000, "stream": False}
     r = http.post("/api/generate", json=huge)
     assert r.status_code == 400 and "too long" in r.json()["error"], r.text
+    # Under the character cap, over the token cap (each " word" is one token): counted once, refused.
+    many = {
+        "model": SMALL_MODEL,
+        "messages": [{"role": "user", "content": "word " * 80_000}],
+        "stream": False,
+    }
+    r = http.post("/api/chat", json=many)
+    assert r.status_code == 400 and "tokens long; at most" in r.json()["error"], r.text
     assert http.get("/api/version").status_code == 200
 
 
