@@ -33,7 +33,8 @@ def test_a_thousand_message_chat_is_shortened_in_one_pass(http: httpx.Client) ->
     }
     r = http.post("/api/chat", json=body)
     assert r.status_code == 200, r.text
-    assert 0 < r.json()["prompt_eval_count"] <= 512 - 2
+    # Filled to the budget (512 less the 2 answer tokens), less at most a few one-word messages.
+    assert 512 - 2 - 40 <= r.json()["prompt_eval_count"] <= 512 - 2, r.json()["prompt_eval_count"]
     renders = metric(http, RENDERS, model=SMALL_MODEL) - before
     # Re-rendering once per dropped message took ~1,000 renders (80 s held on the one slot).
     assert 1 <= renders <= 6, f"{renders:.0f} chat-template renders to shorten one prompt"

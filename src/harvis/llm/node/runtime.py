@@ -93,19 +93,24 @@ class LlamaRuntime:
         if len(tokens) <= budget:
             return tokens
         droppable = [i for i, m in enumerate(messages[:-1]) if m["role"] != "system"]
-        content = [len(self._tokenize(m["content"], add_bos=False)) for m in messages]
-        # What the template adds around each message, shared out evenly (an estimate, checked below).
-        framing = max(0, len(tokens) - sum(content)) // len(messages)
-        dropped = 0
+        if not droppable:
+            return tokens[-budget:]
+        kept = [m for i, m in enumerate(messages) if i not in set(droppable)]
+        floor = len(self._tokenize(self._render(kept), add_bos=False))  # with every droppable gone
+        content = [len(self._tokenize(messages[i]["content"], add_bos=False)) for i in droppable]
+        # What the template adds around each message (an even share: checked by the render below).
+        framing = max(0.0, (len(tokens) - floor - sum(content)) / len(droppable))
+        dropped, cut = 0, 0.0
         for _ in range(_SHORTEN_ROUNDS):
-            excess, cut = len(tokens) - budget, 0
+            excess = len(tokens) - budget
             while cut < excess and dropped < len(droppable):
-                cut += content[droppable[dropped]] + framing
+                cut += content[dropped] + framing
                 dropped += 1
             gone = set(droppable[:dropped])
             tokens = self._tokenize(self._render([m for i, m in enumerate(messages) if i not in gone]), False)
             if len(tokens) <= budget or dropped == len(droppable):
                 break
+            cut = 0.0  # the next round drops by what is still too much, measured
         return tokens[-budget:]
 
     def _grammar(self, fmt: str | dict[str, Any] | None) -> Any:
