@@ -24,6 +24,8 @@ def one_word_chat(n: int) -> list[dict[str, str]]:
 
 
 def test_a_thousand_message_chat_is_shortened_in_one_pass(http: httpx.Client) -> None:
+    # Unloaded first, so that it loads with this context (a resident bigger one would be reused).
+    assert http.post("/api/generate", json={"model": SMALL_MODEL, "keep_alive": 0}).status_code == 200
     before = metric(http, RENDERS, model=SMALL_MODEL)
     body = {
         "model": SMALL_MODEL,
