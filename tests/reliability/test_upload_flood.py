@@ -4,16 +4,20 @@ body is stopped at the limit with a 413, never buffered."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.support.backend import login, signup, start_backend, token_of
-from tests.support.processes import Proc, free_port
-from tests.support.raw_http import MB, multipart_chunks, peak_rss, post_raw
+from tests.support.processes import Proc, free_port, wait_until
+from tests.support.raw_http import BOUNDARY, MB, multipart_chunks, peak_rss, post_raw
 
 pytestmark = pytest.mark.slow
 UPLOADS = (("/v1/audio/transcriptions", "file"), ("/api/voice/turn", "audio"), ("/api/voices", "audio"))
@@ -97,3 +101,37 @@ def test_a_signed_in_upload_within_the_limit_still_reaches_its_handler(backend: 
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_audio", r.text
     assert backend.proc.popen.poll() is None
+
+
+def open_files(pid: int) -> list[str]:
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            found.append(os.readlink(fd))
+        except OSError:
+            pass  # closed meanwhile
+    return found
+
+
+def test_an_upload_in_progress_is_spooled_to_the_data_directory(backend: Backend) -> None:
+    spool = backend.proc.log_path.parent / "tmp"  # the data dir holds backend.log
+    url = urlsplit(backend.proc.url)
+    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=60) as sock:
+        head = (
+            f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: Bearer {backend.token}\r\nTransfer-Encoding: chunked\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        chunks = list(multipart_chunks("file", 3 * MB))
+        for chunk in chunks[:-1]:  # all but the closing boundary: the upload is still arriving
+            sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        wait_until(
+            lambda: any(f.startswith(str(spool)) for f in open_files(backend.proc.pid)),
+            timeout=60,
+            what=f"the upload's bytes to be spooled to a file under {spool}",
+        )
+        assert spool.stat().st_mode & 0o777 == 0o700
+        sock.sendall(f"{len(chunks[-1]):x}\r\n".encode() + chunks[-1] + b"\r\n0\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]  # noise, refused by the decoder
