@@ -42,6 +42,7 @@ def spool_in(data_dir: Path) -> Path:
     server), not to a /tmp that may be memory (tmpfs)."""
     spool = data_dir / "tmp"
     spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    spool.chmod(0o700)  # mkdir's mode does not change a directory that was already there
     tempfile.tempdir = str(spool)
     return spool
 
