@@ -93,3 +93,61 @@ def test_a_non_streamed_completion_stops_when_its_client_leaves(stack: Stack) ->
     )
     assert r.status_code == 200, r.text
     assert "Traceback" not in stack.backend.log()
+
+
+def test_a_streamed_request_waiting_in_line_leaves_the_line_with_its_client(stack: Stack) -> None:
+    node = httpx.Client(base_url=stack.node.url, timeout=30)
+    started = metric(node, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL)
+
+    def finished() -> float:
+        return sum(
+            metric(node, "harvis_llm_node_generations_total", model=SMALL_MODEL, done_reason=reason)
+            for reason in ("stop", "length")
+        )
+
+    finished_before = finished()
+    long_answer = {
+        "model": SMALL_MODEL,
+        "raw": True,
+        "prompt": "Numbers:",
+        # A grammar that cannot end before 400 numbers: the holder keeps the slot, EOS or not.
+        "format": {"type": "array", "items": {"type": "integer"}, "minItems": 400},
+        "options": {"temperature": 0, "num_predict": 100_000},
+    }
+    # Someone else holds the node's one slot (straight on the node, so the router cannot know).
+    with (
+        httpx.Client(base_url=stack.node.url, timeout=120) as other,
+        other.stream("POST", "/api/generate", json=long_answer) as holder,
+    ):
+        lines = holder.iter_lines()
+        assert json.loads(next(lines))["done"] is False
+        wait_until(
+            lambda: metric(node, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL) > started,
+            timeout=60,
+            what="the slot holder to be generating",
+        )
+        body = json.dumps(
+            {"model": SMALL_MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+        ).encode()
+        url = urlsplit(stack.backend.url)
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=30) as sock:
+            head = (
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                f"Authorization: Bearer {stack.token}\r\nContent-Type: application/json\r\n"
+            )
+            sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            wait_until(
+                lambda: metric(node, "harvis_llm_node_queue_waiting") == 1,
+                timeout=60,
+                what="the streamed request to wait in the node's line",
+                every=0.05,
+            )
+        # Its client left before its first token: it must leave the line now, not when the slot frees.
+        wait_until(
+            lambda: metric(node, "harvis_llm_node_queue_waiting") == 0,
+            timeout=60,
+            what="the abandoned request to leave the node's line",
+            every=0.05,
+        )
+        # ... while the slot holder still generates (nothing has finished since it started).
+        assert finished() == finished_before, "the line only moved because the slot holder finished"

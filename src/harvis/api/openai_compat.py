@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from harvis.api.deps import CurrentUser, RouterDep
-from harvis.api.disconnect import unless_client_leaves
+from harvis.api.disconnect import ClientGone, unless_client_leaves
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.sse import EventStreamResponse, sse_data
@@ -120,9 +120,13 @@ async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep
         # Wait for the first item before answering, so that "no such model" or "no capacity"
         # arrive as HTTP statuses (what OpenAI clients expect), not as a 200 that then fails.
         try:
-            first: Delta | StreamEnd | None = await anext(stream)
+            # Waiting in line (maybe long) for the first token ends if the client leaves meanwhile.
+            first: Delta | StreamEnd | None = await unless_client_leaves(http, anext(stream))
         except StopAsyncIteration:
             first = None
+        except ClientGone:
+            await stream.aclose()
+            raise
         except LLMError:
             LLM_STREAMS.labels("openai", "error").inc()
             await stream.aclose()
