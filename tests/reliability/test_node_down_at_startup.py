@@ -41,9 +41,13 @@ def test_backend_starts_without_its_node_and_recovers_by_itself(tmp_path: Path) 
                 json={"model": "smollm2:135m", "messages": [{"role": "user", "content": "hi"}]},
             )
             assert r.status_code == 503, r.text
-            assert r.json()["error"]["code"] == "llm_unavailable" and node_url in r.json()["error"]["message"]
+            error = r.json()["error"]
+            # Which node is down is the operator's business (the log says), not the client's.
+            assert error["code"] == "llm_unavailable" and "cannot connect" in error["message"], error
+            assert node_url not in r.text, r.text
             events = chat_events(client, {"message": "Anyone home?"}, timeout=60)
             assert events[-1][0] == "error" and events[-1][1]["code"] == "llm_unavailable", events[-1]
+            assert node_url not in str(events[-1]), events[-1]
             question, answer = client.get(f"/api/sessions/{events[0][1]['session_id']}/messages").json()
             assert question["content"] == "Anyone home?" and answer["status"] == "error"
 

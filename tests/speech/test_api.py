@@ -28,6 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         "OLLAMA_URL": f"http://127.0.0.1:{free_port()}",  # no LLM needed: nothing listens there
         "HARVIS_AUTH__ALLOW_SIGNUP": "true",
         "HARVIS_SPEECH__MAX_UPLOAD_MB": "2",
+        "HARVIS_SPEECH__VOICE_MAX_MB": "3",  # each upload route has its own limit
         "HARVIS_SPEECH__MAX_AUDIO_S": "20",
     }
     proc: Proc = start_backend(data_dir, env=env)

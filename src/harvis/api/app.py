@@ -37,6 +37,7 @@ from harvis.api.limits import BodyLimitMiddleware
 from harvis.api.ratelimit import SlidingWindowLimiter
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
+from harvis.api.uploads import upload_limit_for
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -78,6 +79,10 @@ async def _start_router(svc: Services, stack: AsyncExitStack, start_node: bool) 
     router = Router.from_settings(settings)
     await router.start()
     stack.push_async_callback(router.close)
+    if svc.embedded_node is not None:  # its supervisor tells the router at once, both ways
+        node_url = svc.embedded_node.url
+        svc.embedded_node.on_down = lambda detail: router.node_down(node_url, detail)
+        svc.embedded_node.on_up = router.refresh
     return router
 
 
@@ -135,9 +140,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     app.state.services = svc
 
     install_error_handlers(app)
-    app.add_middleware(
-        BodyLimitMiddleware, upload_limit_bytes=(settings.speech.max_upload_mb + 1) * 1024 * 1024
-    )
+    app.add_middleware(BodyLimitMiddleware, upload_limit_for=upload_limit_for(settings))
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.auth.cors_origins:
         app.add_middleware(

@@ -1,12 +1,15 @@
 """The embedded LLM node, run as its own process when no OLLAMA_URL is given.
 
 Its own process keeps llama.cpp's threads away from the event loop and the speech models
-(see the notes on OpenMP contention), and lets it be stopped by PID.
+(see the notes on OpenMP contention), and lets it be stopped by PID. It is supervised: when it
+dies it is reaped at once (no zombie), reported (`on_down`), and started again on the same port
+with a growing backoff (`on_up` once it answers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -14,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -21,6 +25,9 @@ import httpx
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+POLL_S = 0.5  # how soon a dead node is noticed (and reaped)
+BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # between restarts that keep failing
+STABLE_S = 60.0  # up this long: the next death starts the backoff over
 
 
 def _free_port() -> int:
@@ -45,25 +52,82 @@ class EmbeddedNode:
         self.startup_timeout_s = startup_timeout_s
         self.popen: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.state = "stopped"  # starting | running | restarting | stopped
+        self.restarts = 0
+        self.last_exit: int | None = None  # the return code of the last death
+        self.on_down: Callable[[str], None] = lambda detail: None
+        self.on_up: Callable[[], Awaitable[None]] | None = None
+        self._port = 0
+        self._supervisor: asyncio.Task[None] | None = None
+
+    def status(self) -> dict[str, object]:
+        """What /health/ready shows: the operator's view (never sent in an error to a client)."""
+        return {
+            "state": self.state,
+            "pid": self.pid if self.state == "running" else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+        }
 
     @property
     def pid(self) -> int | None:
         return self.popen.pid if self.popen else None
 
     async def start(self) -> str:
-        port = _free_port()
-        self.url = f"http://{HOST}:{port}"
+        self._port = _free_port()
+        self.url = f"http://{HOST}:{self._port}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.popen = await asyncio.to_thread(self._spawn, port)
+        self.state = "starting"
         try:
-            await self._wait_ready()
+            await self._launch()
         except BaseException:
             await self.stop()
             raise
+        self._supervisor = asyncio.create_task(self._supervise())
+        return self.url
+
+    async def _launch(self) -> None:
+        self.popen = await asyncio.to_thread(self._spawn, self._port)
+        await self._wait_ready()
+        self.state = "running"
         log.info(
             "started the embedded LLM node at %s (pid %d, log %s)", self.url, self.popen.pid, self.log_path
         )
-        return self.url
+
+    async def _supervise(self) -> None:
+        failures, up_since = 0, time.monotonic()
+        while True:
+            await asyncio.sleep(POLL_S)
+            assert self.popen is not None
+            code = self.popen.poll()  # reaps a dead child
+            if code is None:
+                continue
+            if self.state == "running" and time.monotonic() - up_since > STABLE_S:
+                failures = 0  # it had been fine for a while: start the backoff over
+            self.state, self.last_exit = "restarting", code
+            delay = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
+            log.warning(
+                "the embedded LLM node (pid %d) exited with %d; restarting in %gs",
+                self.popen.pid,
+                code,
+                delay,
+            )
+            self.on_down(f"the embedded LLM node exited with {code}; restarting")
+            await asyncio.sleep(delay)
+            failures += 1
+            try:
+                await self._launch()
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                log.warning("restarting the embedded LLM node failed: %s", exc)
+                await self._kill()  # a half-started one must not hold the port
+                continue
+            self.restarts += 1
+            up_since = time.monotonic()
+            if self.on_up is not None:
+                try:
+                    await self.on_up()
+                except Exception:  # the router's next probe will see it anyway
+                    log.exception("telling the router the embedded LLM node is back failed")
 
     def _spawn(self, port: int) -> subprocess.Popen[bytes]:
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
@@ -95,6 +159,15 @@ class EmbeddedNode:
         )
 
     async def stop(self, timeout_s: float = 10.0) -> None:
+        self.state = "stopped"
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        await self._kill(timeout_s)
+
+    async def _kill(self, timeout_s: float = 10.0) -> None:
         popen = self.popen
         if popen is None or popen.poll() is not None:
             return

@@ -45,6 +45,11 @@ async def check_llm(svc: Services) -> dict[str, Any]:
     if ok is None:
         ok = any(bool(n.get("ok", n.get("healthy"))) for n in nodes if isinstance(n, dict))
     detail = report.get("detail") or ("reachable" if ok else "no LLM node reachable")
+    if svc.embedded_node is not None:
+        embedded = svc.embedded_node.status()
+        report["embedded_node"] = embedded
+        if embedded["state"] != "running":
+            ok, detail = False, f"the embedded LLM node is {embedded['state']}"
     return {**report, "ok": bool(ok), "detail": detail, "nodes": nodes}
 
 

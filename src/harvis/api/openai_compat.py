@@ -15,11 +15,12 @@ from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from harvis.api.deps import CurrentUser, RouterDep
+from harvis.api.disconnect import ClientGone, unless_client_leaves
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.sse import EventStreamResponse, sse_data
@@ -225,7 +226,7 @@ async def embeddings(body: EmbeddingsIn, user: CurrentUser, llm: RouterDep) -> d
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep) -> Any:
+async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep, http: Request) -> Any:
     request = to_chat_request(body)
     cid = "chatcmpl-" + uuid.uuid4().hex
     if body.stream:
@@ -235,15 +236,19 @@ async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep
         # Wait for the first item before answering, so that "no such model" or "no capacity"
         # arrive as HTTP statuses (what OpenAI clients expect), not as a 200 that then fails.
         try:
-            first: Delta | StreamEnd | None = await anext(stream)
+            # Waiting in line (maybe long) for the first token ends if the client leaves meanwhile.
+            first: Delta | StreamEnd | None = await unless_client_leaves(http, anext(stream))
         except StopAsyncIteration:
             first = None
+        except ClientGone:
+            await stream.aclose()
+            raise
         except LLMError:
             LLM_STREAMS.labels("openai", "error").inc()
             await stream.aclose()
             raise
         return EventStreamResponse(_stream(stream, first, request, cid, include_usage, start))
-    return await _complete(llm, request, cid)
+    return await unless_client_leaves(http, _complete(llm, request, cid))
 
 
 async def _complete(llm: Router, request: ChatRequest, cid: str) -> JSONResponse:

@@ -6,6 +6,8 @@ import argparse
 import ipaddress
 import logging
 import sys
+import tempfile
+from pathlib import Path
 
 from harvis.api.app import create_app
 from harvis.api.logredact import RedactFilter, uvicorn_log_config
@@ -35,6 +37,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def spool_in(data_dir: Path) -> Path:
+    """Uploads spooled by the form parser go to the data directory's disk (private to the
+    server), not to a /tmp that may be memory (tmpfs)."""
+    spool = data_dir / "tmp"
+    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    spool.chmod(0o700)  # mkdir's mode does not change a directory that was already there
+    tempfile.tempdir = str(spool)
+    return spool
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -69,6 +81,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except RouterConfigError as exc:
             print(f"harvis serve: bad router config: {exc}", file=sys.stderr)
             return 2
+    spool_in(settings.data_dir)
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)

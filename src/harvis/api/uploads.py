@@ -1,19 +1,26 @@
-"""Audio uploads: read within one size limit, decoded once, here at the API edge."""
+"""Audio uploads: read within one size limit, decoded once, here at the API edge.
+
+The form parser has already spooled the file to disk (BodyLimitMiddleware bounded the body and
+checked the credential first); it is decoded from there, never copied whole into memory."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import Depends, File, UploadFile
 
 from harvis.api.deps import SettingsDep
+from harvis.api.limits import FRAMING_BYTES
+from harvis.config import Settings
 from harvis.errors import TooLarge
 from harvis.speech.audio import Audio, AudioError, decode
 
-CHUNK_BYTES = 1024 * 1024
+MB = 1024 * 1024
+VOICES_PATH = "/api/voices"
 
 
 @dataclass(frozen=True)
@@ -23,17 +30,25 @@ class DecodedUpload:
     started_at: float  # perf_counter when reading began: where a voice turn's clock starts
 
 
-async def read_upload(upload: UploadFile, *, limit_mb: int) -> bytes:
-    """The whole upload, or 413 as soon as it passes the limit (never read further)."""
-    limit = limit_mb * 1024 * 1024
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await upload.read(CHUNK_BYTES):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the upload is larger than the limit of {limit_mb} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def upload_limit_for(settings: Settings) -> Callable[[str], int]:
+    """The largest multipart body each path takes (the file's limit plus the form around it)."""
+    s = settings.speech
+
+    def limit(path: str) -> int:
+        mb = s.voice_max_mb if path.rstrip("/") == VOICES_PATH else s.max_upload_mb
+        return mb * MB + FRAMING_BYTES
+
+    return limit
+
+
+def spooled_file(upload: UploadFile, *, limit_mb: int) -> BinaryIO:
+    """The upload's file, rewound, or 413 when it passes the limit (its size is known here)."""
+    file = upload.file
+    file.seek(0, 2)
+    if file.tell() > limit_mb * MB:
+        raise TooLarge(f"the upload is larger than the limit of {limit_mb} MB")
+    file.seek(0)
+    return file
 
 
 async def decode_upload(
@@ -42,7 +57,7 @@ async def decode_upload(
     """Read and decode (in a worker thread) to 16 kHz mono; `slack_s` lets a container that
     rounds its duration up pass, while the message states the real limit."""
     started = time.perf_counter()
-    data = await read_upload(upload, limit_mb=limit_mb)
+    data = spooled_file(upload, limit_mb=limit_mb)
     t = time.perf_counter()
     try:
         audio = await asyncio.to_thread(decode, data, max_seconds=max_s + slack_s)

@@ -20,6 +20,7 @@ from harvis.config import LLMSettings, Settings
 from harvis.llm import router_status, watch
 from harvis.llm.deployment import Deployment, choose
 from harvis.llm.ollama_client import OllamaClient
+from harvis.llm.public import public
 from harvis.llm.reasoning import ThinkSplitter
 from harvis.llm.registry import Registry
 from harvis.llm.router_config import RouterConfig, RouterConfigError, load_config
@@ -138,7 +139,7 @@ class Router:
         if last_error is None:
             last_error = Unavailable(f"no deployment of {request.model!r} could be used")
         REQUESTS.labels(request.model, last_error.code, "false").inc()
-        raise last_error
+        raise public(last_error)
 
     def _known(self, model: str) -> None:
         if model not in self._registry.groups:
@@ -214,10 +215,10 @@ class Router:
             self._on_error(dep, exc, sent, fb)
             if sent:
                 REQUESTS.labels(request.model, StreamBroken.code, fb).inc()
-                raise StreamBroken(f"{dep.id}: stream broke after it started: {exc.message}") from exc
+                raise public(StreamBroken(f"{dep.id}: stream broke after it started: {exc.message}")) from exc
             if isinstance(exc, BadRequest):
                 REQUESTS.labels(request.model, exc.code, fb).inc()
-                raise
+                raise public(exc) from None
             raise _Retry(exc) from exc
         except BaseException:
             self._release(dep)  # the caller went away (aclose, cancel): nothing to count
@@ -308,6 +309,14 @@ class Router:
                 waiter.set_result(None)
 
     # -- information ---------------------------------------------------------------------------
+
+    def node_down(self, url: str, detail: str) -> None:
+        """From whoever runs the node (the embedded node's supervisor): it is gone, now."""
+        if (node := self._registry.nodes.get(url.rstrip("/"))) is not None:
+            node.healthy, node.detail, node.loaded = False, detail, set()
+
+    async def refresh(self) -> None:
+        await watch.probe_all(self._registry)
 
     async def list_models(self) -> list[ModelInfo]:
         now = time.monotonic()

@@ -41,6 +41,7 @@ async def probe_node(registry: Registry, node: Node) -> None:
         if node.healthy:
             log.warning("Ollama node %s failed its probe: %s", node.url, exc.message)
         node.healthy, node.detail = False, exc.message
+        node.loaded = set()  # what a node that does not answer holds cannot be used
     else:
         if not node.healthy:
             log.info("Ollama node %s answers again", node.url)

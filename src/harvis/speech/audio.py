@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -39,17 +40,28 @@ class Audio:
         return len(self.samples) == 0
 
 
-def decode(data: bytes, *, max_seconds: float, sample_rate: int = STT_RATE) -> Audio:
+def _is_empty(data: bytes | BinaryIO) -> bool:
+    if isinstance(data, bytes | bytearray):
+        return not data
+    at = data.tell()
+    data.seek(0, io.SEEK_END)
+    empty = data.tell() == at
+    data.seek(at)
+    return empty
+
+
+def decode(data: bytes | BinaryIO, *, max_seconds: float, sample_rate: int = STT_RATE) -> Audio:
     """Decode WebM/Opus, WAV, MP3, OGG, FLAC… into mono float32 at `sample_rate`.
 
+    `data` is the bytes or a seekable file (an upload spooled to disk, read as it decodes).
     Stops reading as soon as the audio passes `max_seconds`, so a long file costs little.
     """
     import av
 
-    if not data:
+    if _is_empty(data):
         raise AudioError("empty_audio", "the audio upload is empty")
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(io.BytesIO(data) if isinstance(data, bytes | bytearray) else data, mode="r")
     except (av.FFmpegError, ValueError, OSError) as exc:
         raise AudioError("invalid_audio", f"could not read the upload as audio ({_reason(exc)})") from None
     with container:

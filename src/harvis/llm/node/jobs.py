@@ -104,7 +104,12 @@ async def _generate(
     def work() -> GenStats:
         try:
             # Prompt building runs here too: one thread hop per request, not one per step.
-            return runtime.generate(job, runtime.prompt_tokens(job), cancel, emit)
+            renders = runtime.renders
+            try:
+                tokens = runtime.prompt_tokens(job)
+            finally:
+                metrics.prompt_renders.labels(model).inc(runtime.renders - renders)
+            return runtime.generate(job, tokens, cancel, emit)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 

@@ -21,6 +21,12 @@ class NodeMetrics:
         self.tokens = Counter(
             "harvis_llm_node_tokens_total", "Tokens evaluated", ["model", "kind"], registry=r
         )
+        self.prompt_renders = Counter(
+            "harvis_llm_node_prompt_renders_total",
+            "Chat-template renders while building prompts (shortening a long chat is one pass)",
+            ["model"],
+            registry=r,
+        )
         self.waiting = Gauge(
             "harvis_llm_node_queue_waiting", "Requests waiting for the generation slot", registry=r
         )

@@ -19,6 +19,10 @@ _FLOAT_OPTIONS = (
     "frequency_penalty",
 )
 _INT_OPTIONS = ("top_k", "seed", "num_predict", "num_ctx", "repeat_last_n")
+# A chat longer than this is refused (400), not shortened: building its prompt would hold the
+# one generation slot for everyone. The backend's own APIs take at most as many.
+MAX_MESSAGES = 1000
+MAX_PROMPT_CHARS = 1024 * 1024  # checked before tokenizing; tokens are capped in the runtime
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,17 @@ def _parse_format(value: Any) -> str | dict[str, Any] | None:
     raise BadRequest(f'invalid format: {value!r}; expected "json" or a JSON schema')
 
 
+def _check_messages(messages: list[dict[str, Any]]) -> None:
+    if len(messages) > MAX_MESSAGES:
+        raise BadRequest(f"too many messages: {len(messages)}; at most {MAX_MESSAGES}")
+    _check_length(sum(len(m["content"]) for m in messages))
+
+
+def _check_length(chars: int) -> None:
+    if chars > MAX_PROMPT_CHARS:
+        raise BadRequest(f"the prompt is too long: {chars} characters; at most {MAX_PROMPT_CHARS}")
+
+
 def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: float | None) -> Job:
     if not isinstance(body, dict):
         raise BadRequest("invalid request body: expected a JSON object")
@@ -136,12 +151,14 @@ def parse_job(kind: Literal["chat", "generate"], body: Any, default_keep_alive: 
     )
     if kind == "chat":
         messages, images = parse_messages(body.get("messages"))
+        _check_messages(messages)
         return Job(
             kind="chat", messages=messages, tools=parse_tools(body.get("tools")), images=images, **common
         )
     common["images"] = bool(body.get("images"))
     prompt = _expect(body, "prompt", str, "a string") or ""
     system = _expect(body, "system", str, "a string") or ""
+    _check_length(len(prompt) + len(system))
     if _expect(body, "raw", bool, "a boolean"):
         return Job(kind="generate", raw_prompt=prompt, **common)
     messages = ([{"role": "system", "content": system}] if system else []) + (

@@ -19,6 +19,9 @@ from harvis.llm.node.requests import Job
 from harvis.llm.node.textstream import PieceDecoder, StopScanner
 from harvis.llm.types import BadRequest
 
+MAX_PROMPT_TOKENS = 65_536  # far past any context here: a bigger prompt is a mistake or an attack
+_SHORTEN_ROUNDS = 4  # re-checks of the estimate; each drops at least what was still too much
+
 
 @dataclass
 class GenStats:
@@ -36,6 +39,7 @@ class LlamaRuntime:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.n_ctx = n_ctx
+        self.renders = 0  # chat-template renders so far (/metrics: prompt shortening stays one pass)
         self._lib = llama_cpp
         self._llama = llama_cpp.Llama(
             model_path=str(path),
@@ -59,6 +63,7 @@ class LlamaRuntime:
 
     # -- prompts --------------------------------------------------------------------------
     def _render(self, messages: list[dict[str, Any]], job: Job | None = None) -> str:
+        self.renders += 1
         if self._formatter is None:  # a base model without a template: plain transcript
             return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
         extra: dict[str, Any] = {}
@@ -74,22 +79,45 @@ class LlamaRuntime:
     def _tokenize(self, text: str, add_bos: bool) -> list[int]:
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
+    def _capped(self, tokens: list[int]) -> list[int]:
+        if len(tokens) > MAX_PROMPT_TOKENS:
+            raise BadRequest(f"the prompt is {len(tokens)} tokens long; at most {MAX_PROMPT_TOKENS}")
+        return tokens
+
     def prompt_tokens(self, job: Job) -> list[int]:
         """Tokens for the job, shortened to leave room for the answer as Ollama does:
-        drop the oldest non-system messages first, then cut from the front."""
+        drop the oldest non-system messages first, then cut from the front.
+
+        One pass: each message's cost is counted once and the oldest are dropped by that
+        count, so a long chat costs a few renders, never one per dropped message."""
         budget = self.n_ctx - _reserve(job.sampling.num_predict, self.n_ctx)
         if job.raw_prompt is not None:
-            tokens = self._tokenize(job.raw_prompt, add_bos=True)
-            return tokens[-budget:]
+            return self._capped(self._tokenize(job.raw_prompt, add_bos=True))[-budget:]
         messages = list(job.messages)
-        tokens = self._tokenize(self._render(messages, job), add_bos=False)
-        while len(tokens) > budget:
-            drop = next((i for i, m in enumerate(messages[:-1]) if m["role"] != "system"), None)
-            if drop is None:
-                return tokens[-budget:]
-            del messages[drop]
-            tokens = self._tokenize(self._render(messages, job), add_bos=False)
-        return tokens
+        tokens = self._capped(self._tokenize(self._render(messages, job), add_bos=False))
+        if len(tokens) <= budget:
+            return tokens
+        droppable = [i for i, m in enumerate(messages[:-1]) if m["role"] != "system"]
+        if not droppable:
+            return tokens[-budget:]
+        kept = [m for i, m in enumerate(messages) if i not in set(droppable)]
+        floor = len(self._tokenize(self._render(kept, job), add_bos=False))  # with every droppable gone
+        content = [len(self._tokenize(messages[i]["content"], add_bos=False)) for i in droppable]
+        # What the template adds around each message (an even share: checked by the render below).
+        framing = max(0.0, (len(tokens) - floor - sum(content)) / len(droppable))
+        dropped, cut = 0, 0.0
+        for _ in range(_SHORTEN_ROUNDS):
+            excess = len(tokens) - budget
+            while cut < excess and dropped < len(droppable):
+                cut += content[dropped] + framing
+                dropped += 1
+            gone = set(droppable[:dropped])
+            rest = [m for i, m in enumerate(messages) if i not in gone]
+            tokens = self._tokenize(self._render(rest, job), False)
+            if len(tokens) <= budget or dropped == len(droppable):
+                break
+            cut = 0.0  # the next round drops by what is still too much, measured
+        return tokens[-budget:]
 
     def _grammar(self, fmt: str | dict[str, Any] | None) -> Any:
         if fmt is None:
