@@ -9,18 +9,19 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession, SpeechDep, VoicesDep
+from harvis.api.routing import api_router
 from harvis.api.uploads import RecordingAudio
 from harvis.errors import BadInput, HarvisError
 from harvis.speech import formats
 from harvis.speech.encode import StreamEncoder
 from harvis.speech.tts import split_sentences
 
-router = APIRouter(tags=["audio"])
+router = api_router(tags=["audio"])
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")

@@ -6,19 +6,20 @@ import asyncio
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentUser, DbSession, ServicesDep, credential_from
 from harvis.api.fields import CleanStr
+from harvis.api.routing import api_router
 from harvis.api.tokens import is_api_key, issue_token, read_token
 from harvis.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
 from harvis.store import credentials, users
 from harvis.store.models import User
 from harvis.store.passwords import hash_password, password_problem, verify_password
 
-router = APIRouter(tags=["auth"])
+router = api_router(tags=["auth"])
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 ALLOW_SIGNUP = "allow_signup"

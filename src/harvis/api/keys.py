@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession
 from harvis.api.fields import CleanStr
+from harvis.api.routing import api_router
 from harvis.api.tokens import hash_api_key, new_api_key
 from harvis.errors import NotFound
 from harvis.store import credentials
 
-router = APIRouter(tags=["keys"])
+router = api_router(tags=["keys"])
 
 
 class KeyIn(BaseModel):

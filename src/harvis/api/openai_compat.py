@@ -12,18 +12,18 @@ from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from harvis.api.deps import CurrentUser, RouterDep
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
+from harvis.api.routing import api_router
 from harvis.api.sse import EventStreamResponse, sse_data
 from harvis.llm.router import Router
 from harvis.llm.types import ChatRequest, Delta, LLMError, StreamEnd
 
-router = APIRouter(tags=["openai"])
+router = api_router(tags=["openai"])
 
 
 class TextPart(BaseModel):

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import Form, Response
 from pydantic import BaseModel, ConfigDict
 
 from harvis.api.deps import CurrentUser, DbSession, SpeechDep, VoicesDep
+from harvis.api.routing import api_router
 from harvis.api.uploads import ReferenceAudio
 from harvis.errors import Forbidden, NotFound
 from harvis.speech.voices import describe
 
-router = APIRouter(tags=["voices"])
+router = api_router(tags=["voices"])
 
 
 @router.get("/api/voices")
