@@ -119,10 +119,8 @@ class VoiceLibrary:
             raise VoiceError("invalid_name", "a voice needs a name of 1 to 100 characters")
         if normalise_statement(consent) != normalise_statement(s.consent_text):
             raise VoiceError("consent_required", f"consent must be the statement: {s.consent_text}")
-        if len(await voice_store.list_voices(db, user_id=user_id)) >= s.voice_max_per_user:
-            raise VoiceError(
-                "too_many_voices", f"you already have {s.voice_max_per_user} voices; delete one first", 409
-            )
+        if await voice_store.count_voices(db, user_id=user_id) >= s.voice_max_per_user:
+            raise _too_many(s.voice_max_per_user)  # early, before the costly work; enforced at insert
         clip = await self.speech.vad_trim(audio)
         if clip.duration_s < s.voice_min_s:
             raise AudioError(
@@ -150,7 +148,10 @@ class VoiceLibrary:
                 consent_text=s.consent_text,
                 speaker_data=speaker_data,
                 voice_id=voice_id,
+                limit=s.voice_max_per_user,
             )
+            if voice is None:
+                raise _too_many(s.voice_max_per_user)
             await db.commit()
         except BaseException:
             path.unlink(missing_ok=True)
@@ -263,6 +264,10 @@ def describe(voice: Voice) -> dict[str, Any]:
 def _iso(value: Any) -> str:
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return text if ("+" in text[10:] or text.endswith("Z")) else text + "Z"
+
+
+def _too_many(limit: int) -> VoiceError:
+    return VoiceError("too_many_voices", f"you already have {limit} voices; delete one first", 409)
 
 
 def _normalised(samples: np.ndarray) -> np.ndarray:
