@@ -10,10 +10,10 @@ from fastapi import Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentUser, DbSession, ServicesDep, credential_from
+from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentPrincipal, CurrentUser, DbSession, ServicesDep
 from harvis.api.fields import CleanStr
 from harvis.api.routing import api_router
-from harvis.api.tokens import is_api_key, issue_token, read_token
+from harvis.api.tokens import issue_token
 from harvis.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
 from harvis.store import credentials, users
 from harvis.store.models import User
@@ -131,10 +131,12 @@ async def login(
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(request: Request, user: CurrentUser, session: DbSession, state: ServicesDep) -> Response:
-    credential = credential_from(request)
-    if credential and not is_api_key(credential) and (claims := read_token(credential, secret=state.secret)):
-        await credentials.revoke_token(session, jti=claims[1])
+async def logout(who: CurrentPrincipal, session: DbSession) -> Response:
+    """Ends this sign-in and the API keys made with it. With an API key it ends nothing (a key
+    is ended by deleting it)."""
+    if who.api_key is None and who.jti is not None:
+        await credentials.revoke_token(session, jti=who.jti)
+        await credentials.delete_keys_of_token(session, jti=who.jti)
         await session.commit()
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
