@@ -34,7 +34,7 @@ from harvis.api.embedded_node import EmbeddedNode
 from harvis.api.errors import install_error_handlers
 from harvis.api.headers import SecurityHeadersMiddleware
 from harvis.api.limits import BodyLimitMiddleware
-from harvis.api.ratelimit import SlidingWindowLimiter
+from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.config import Settings
@@ -109,7 +109,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
         settings=settings,
         secret=resolve_secret(settings),
         db=Database.from_settings(settings),
-        login_limiter=SlidingWindowLimiter(settings.auth.login_attempts_per_minute, 60.0),
+        login_guard=LoginGuard(settings.auth),
         router=router,
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -14,7 +13,7 @@ from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentPrincipal, Current
 from harvis.api.fields import CleanStr
 from harvis.api.routing import api_router
 from harvis.api.tokens import issue_token
-from harvis.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
+from harvis.errors import Conflict, Forbidden, Invalid, Unauthorized
 from harvis.store import credentials, users
 from harvis.store.models import User
 from harvis.store.passwords import hash_password, password_problem, verify_password
@@ -79,7 +78,7 @@ async def signup(body: Credentials, session: DbSession, state: ServicesDep) -> U
         raise Invalid(problem, code="weak_password")
     if await users.count_users(session) > 0 and not await signup_allowed(session, state):
         raise Forbidden("sign-up is closed; ask an admin for an account", code="signup_disabled")
-    password_hash = await asyncio.to_thread(hash_password, body.password)
+    password_hash = await state.login_guard.hash(lambda: hash_password(body.password))
     # Count and insert under one lock: two sign-ups racing on a fresh install must not both
     # become the first (admin) account.
     async with state.signup_lock:
@@ -104,16 +103,16 @@ async def login(
     body: Credentials, request: Request, response: Response, session: DbSession, state: ServicesDep
 ) -> LoginOut:
     client = request.client.host if request.client else "unknown"
-    key = f"{body.username.lower()}|{client}"
-    limiter = state.login_limiter
-    if (wait := limiter.retry_after(key)) is not None:
-        raise RateLimited("too many login attempts; try again later", retry_after=wait)
+    account = body.username.lower()
+    guard = state.login_guard
+    guard.check(account, client)
     user = await users.get_user_by_name(session, username=body.username)
-    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
+    stored = user.password_hash if user else None
+    ok = await guard.hash(lambda: verify_password(stored, body.password))
     if user is None or not ok:
-        limiter.hit(key)
+        guard.failed(account, client)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
-    limiter.reset(key)
+    guard.succeeded(account, client)
     ttl = state.settings.auth.token_ttl_s
     issued = issue_token(user_id=user.id, secret=state.secret, ttl_s=ttl)
     await credentials.add_token(session, jti=issued.jti, user_id=user.id, expires_at=issued.expires_at)
