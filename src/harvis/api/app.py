@@ -43,6 +43,7 @@ from harvis.pipeline.pipeline import Pipeline
 from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
+from harvis.store.private import make_private
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,9 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            make_private(settings.data_dir)
             await svc.db.open()
+            make_private(settings.data_dir)  # the database file, now that it exists
             stack.push_async_callback(svc.db.close)
             await _start_housekeeping(svc.db, stack)
             svc.router = await _start_router(svc, stack, start_node)

@@ -78,6 +78,8 @@ async def speech(
     voice = body.voice.get("id") if isinstance(body.voice, dict) else body.voice
     if not isinstance(voice, str):
         raise BadInput('voice must be a name, a voice id, or {"id": …}', code="invalid_voice")
+    if "\x00" in body.input:  # would be silently dropped: 200 with an empty WAV
+        raise BadInput("the input must not contain NUL characters", code="invalid_input")
     if not split_sentences(body.input):
         raise BadInput("the input has nothing to say (no letters or digits)", code="empty_input")
     ref = await voices.resolve(db, user_id=user.id, name=voice)

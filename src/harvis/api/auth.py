@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import Request, Response
@@ -20,7 +19,6 @@ from harvis.store.passwords import hash_password, password_problem, verify_passw
 
 router = api_router(tags=["auth"])
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 ALLOW_SIGNUP = "allow_signup"
 
 
@@ -72,8 +70,8 @@ async def auth_config(session: DbSession, state: ServicesDep) -> SignupConfig:
 
 @router.post("/api/auth/signup", status_code=201, response_model=UserOut)
 async def signup(body: Credentials, session: DbSession, state: ServicesDep) -> UserOut:
-    if not USERNAME_RE.match(body.username):
-        raise Invalid("usernames use letters, digits and . _ @ - (at most 64)", code="invalid_username")
+    if (bad_name := users.username_problem(body.username)) is not None:
+        raise Invalid(bad_name, code="invalid_username")
     if (problem := password_problem(body.password)) is not None:
         raise Invalid(problem, code="weak_password")
     if await users.count_users(session) > 0 and not await signup_allowed(session, state):
@@ -103,7 +101,7 @@ async def login(
     body: Credentials, request: Request, response: Response, session: DbSession, state: ServicesDep
 ) -> LoginOut:
     client = request.client.host if request.client else "unknown"
-    account = body.username.lower()
+    account = users.normalise_username(body.username)
     guard = state.login_guard
     guard.check(account, client)
     user = await users.get_user_by_name(session, username=body.username)

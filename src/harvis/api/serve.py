@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 
 from harvis.api.app import create_app
@@ -12,6 +13,7 @@ from harvis.api.logredact import RedactFilter, uvicorn_log_config
 from harvis.api.wyoming_front import with_wyoming
 from harvis.config import Settings
 from harvis.models.firstrun import FirstRunError, prepare_default_llm
+from harvis.store.private import PRIVATE_UMASK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except FirstRunError as exc:
             print(f"harvis serve: {exc}", file=sys.stderr)
             return 2
+    os.umask(PRIVATE_UMASK)  # whatever it writes later (WAL, logs, voices) is owner-only
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,8 +116,8 @@ class VoiceLibrary:
         exaggeration / cfg_weight for this voice."""
         s = self.settings
         name = " ".join(name.split())
-        if not name or len(name) > 100:
-            raise VoiceError("invalid_name", "a voice needs a name of 1 to 100 characters")
+        if not name or len(name) > 100 or any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+            raise VoiceError("invalid_name", "a voice needs a name of 1 to 100 printable characters")
         if normalise_statement(consent) != normalise_statement(s.consent_text):
             raise VoiceError("consent_required", f"consent must be the statement: {s.consent_text}")
         if await voice_store.count_voices(db, user_id=user_id) >= s.voice_max_per_user:
@@ -276,9 +277,10 @@ def _normalised(samples: np.ndarray) -> np.ndarray:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
+    # 0600: a recording of someone's voice is for the server's eyes only.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

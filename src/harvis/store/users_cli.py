@@ -46,6 +46,8 @@ async def _create(settings: Settings, username: str, password: str, admin: bool)
     try:
         await db.open()
         async with db.session() as s:
+            if (problem := users.username_problem(username)) is not None:
+                raise ValueError(problem)
             if await users.get_user_by_name(s, username=username) is not None:
                 raise ValueError(f"user {username!r} exists")
             first = await users.count_users(s) == 0
