@@ -17,6 +17,7 @@ from harvis.api import (
     audio,
     auth,
     chat,
+    docs,
     health,
     housekeeping,
     keys,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
+    docs,
     health,
     metrics,
     auth,
@@ -133,6 +135,9 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
         title="Harvis",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # harvis.api.docs serves it, offline
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         description="Self-hosted voice assistant: chat, voice and OpenAI-compatible APIs.",
     )
     app.state.services = svc
@@ -153,6 +158,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     app.add_middleware(metrics.MetricsMiddleware)
     for module in ROUTERS:
         app.include_router(module.router)
+    docs.mount_assets(app)
     if (WEB_DIR / "index.html").exists():
         # Last, so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
