@@ -25,6 +25,7 @@ from harvis.api import (
     models,
     openai_compat,
     realtime_openai,
+    schema_docs,
     sessions,
     speech_models,
     voice,
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     for module in ROUTERS:
         app.include_router(module.router)
     docs.mount_assets(app)
+    schema_docs.install(app)
     if (WEB_DIR / "index.html").exists():
         # Last, so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

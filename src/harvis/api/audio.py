@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession, SpeechDep, VoicesDep
 from harvis.api.routing import api_router
+from harvis.api.schema_docs import SPEECH
 from harvis.api.uploads import RecordingAudio
 from harvis.errors import BadInput, HarvisError
 from harvis.speech import formats
@@ -71,7 +72,7 @@ class SpeechRequest(BaseModel):
     cfg_weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
-@router.post("/v1/audio/speech", response_model=None)
+@router.post("/v1/audio/speech", response_model=None, response_class=StreamingResponse, responses=SPEECH)
 async def speech(
     body: SpeechRequest, user: CurrentUser, db: DbSession, service: SpeechDep, voices: VoicesDep
 ) -> StreamingResponse:

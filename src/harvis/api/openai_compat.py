@@ -19,6 +19,7 @@ from harvis.api.deps import CurrentUser, RouterDep
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
 from harvis.api.routing import api_router
+from harvis.api.schema_docs import COMPLETIONS
 from harvis.api.sse import EventStreamResponse, sse_data
 from harvis.llm.router import Router
 from harvis.llm.types import ChatRequest, Delta, LLMError, StreamEnd
@@ -108,7 +109,7 @@ async def list_models(user: CurrentUser, llm: RouterDep) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post("/v1/chat/completions", response_model=None, responses=COMPLETIONS)
 async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep) -> Any:
     request = to_chat_request(body)
     cid = "chatcmpl-" + uuid.uuid4().hex

@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from harvis.api.schema_docs import ERROR_RESPONSES
+
 SURROGATE_STATUS = 422
 
 
@@ -70,4 +72,5 @@ class TextCheckedRoute(APIRoute):
 
 
 def api_router(*, tags: list[str]) -> APIRouter:
-    return APIRouter(tags=list(tags), route_class=TextCheckedRoute)
+    """Every API router: the text check, and the error answers declared in the schema."""
+    return APIRouter(tags=list(tags), route_class=TextCheckedRoute, responses=ERROR_RESPONSES)

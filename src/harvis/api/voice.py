@@ -26,6 +26,7 @@ from harvis.api.deps import (
     user_for_credential,
 )
 from harvis.api.routing import api_router
+from harvis.api.schema_docs import VOICE_STREAM
 from harvis.api.services import Services
 from harvis.api.sse import EventStreamResponse
 from harvis.api.turns import observer, sse
@@ -75,14 +76,7 @@ async def _options(
 @router.post(
     "/api/voice/turn",
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": (
-                "events: session, transcript, reasoning, token, audio, filler, fallback, done | error"
-            ),
-        }
-    },
+    responses=VOICE_STREAM,
 )
 async def voice_turn(
     user: CurrentUser,
