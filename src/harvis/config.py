@@ -177,7 +177,12 @@ class WyomingSettings(BaseModel):
 
 class AuthSettings(BaseModel):
     token_ttl_s: int = 7 * 24 * 3600
-    login_attempts_per_minute: int = 10
+    login_attempts_per_minute: int = Field(default=10, ge=1)  # failures per account and address
+    login_failures_per_address_per_minute: int = Field(default=30, ge=1)  # any accounts
+    login_failures_per_account_per_minute: int = Field(default=30, ge=1)  # from any addresses
+    # argon2 checks at once (each takes a core for ~0.1 s), and how many more may wait.
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_queue: int = Field(default=8, ge=0)
     allow_signup: bool = False  # after the first (admin) account
     cors_origins: CommaList = Field(default_factory=list)  # comma separated; none = no CORS
 
@@ -196,8 +201,9 @@ class Settings(BaseSettings):
     llm_config: Path | None = None  # router YAML (LiteLLM model_list shape)
     log_level: str = "info"
     # Proxies whose X-Forwarded-For is believed (the login limiter keys on the client address).
-    # Loopback = an nginx beside the backend; in Kubernetes set the pod CIDR of the frontend.
-    forwarded_allow_ips: CommaList = Field(default_factory=lambda: ["127.0.0.1"])
+    # None by default: any local process could otherwise pick its own address. Set 127.0.0.1
+    # for an nginx beside the backend; in Kubernetes the pod CIDR of the frontend.
+    forwarded_allow_ips: CommaList = Field(default_factory=list)
 
     llm: LLMSettings = LLMSettings()
     node: NodeSettings = NodeSettings()

@@ -26,3 +26,14 @@ def test_filter_rewrites_uvicorn_style_args() -> None:
     )
     assert RedactFilter().filter(record)
     assert "sekrit" not in record.getMessage() and "token=[redacted]" in record.getMessage()
+
+
+def test_percent_encoded_parameter_names_are_redacted() -> None:
+    """Starlette decodes `%74oken` to `token`, so the app accepts it: the log must hide it too."""
+    assert redact("/api/voice/ws?%74oken=eyJ.abc") == "/api/voice/ws?%74oken=[redacted]"
+    assert (
+        redact("/api/voice/ws?x=1&%54%4F%4B%45%4E=eyJ.abc&y=2")
+        == "/api/voice/ws?x=1&%54%4F%4B%45%4E=[redacted]&y=2"
+    )
+    assert redact("/x?api%5Fkey=hv-secret") == "/x?api%5Fkey=[redacted]"
+    assert redact("/x?%74okens=3&q=%74oken") == "/x?%74okens=3&q=%74oken"

@@ -58,6 +58,7 @@ def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hardened]:
             "DATABASE_URL": url,
             "HARVIS_LLM_CONFIG": str(config),
             "HARVIS_LOG_LEVEL": "debug",
+            "HARVIS_FORWARDED_ALLOW_IPS": "127.0.0.1",  # the nginx of test_behind_nginx
             "TMPDIR": str(tmp_dir),
             "HOME": str(home_dir),
             "HARVIS_SPEECH__MAX_UPLOAD_MB": "4",

@@ -32,9 +32,19 @@ def render_template(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
+TLS_INCLUDE = "/etc/nginx/harvis-tls/*.conf"
+
+
 def write_config(
-    directory: Path, *, backend: str, listen: str, max_body: str = "26m", web_root: Path = WEB_ROOT
+    directory: Path,
+    *,
+    backend: str,
+    listen: str,
+    max_body: str = "26m",
+    web_root: Path = WEB_ROOT,
+    tls: str | None = None,
 ) -> Path:
+    """`tls`: what the image's harvis-tls.sh would write (listen … ssl; certificate lines)."""
     """Write conf/nginx.conf (+ conf/harvis.conf) under `directory`; return the main config."""
     if not MIME_TYPES.exists():
         raise FileNotFoundError(f"{MIME_TYPES} is missing: install Debian's nginx (scripts/system-deps.sh)")
@@ -50,7 +60,12 @@ def write_config(
             "HARVIS_MAX_BODY": max_body,
         },
     )
-    (conf / "harvis.conf").write_text(server)
+    tls_dir = conf / "tls"
+    tls_dir.mkdir(exist_ok=True)
+    if tls is not None:
+        (tls_dir / "tls.conf").write_text(tls)
+    assert TLS_INCLUDE in server, "the template no longer includes the TLS snippet"
+    (conf / "harvis.conf").write_text(server.replace(TLS_INCLUDE, str(tls_dir / "*.conf")))
     # As root the worker would run as "nobody" and may not read the checkout.
     user = "user root;\n" if os.geteuid() == 0 else ""
     tmp = directory / "tmp"
@@ -81,13 +96,15 @@ def nginx_command(directory: Path, *extra: str) -> list[str]:
 
 
 @contextmanager
-def running_nginx(directory: Path, *, backend_url: str, max_body: str = "26m") -> Iterator[Proc]:
+def running_nginx(
+    directory: Path, *, backend_url: str, max_body: str = "26m", tls: str | None = None
+) -> Iterator[Proc]:
     """A private nginx in front of `backend_url` (http://127.0.0.1:PORT), stopped by PID."""
     if not Path(NGINX).exists():
         raise FileNotFoundError("nginx is not installed (Debian package nginx; scripts/system-deps.sh)")
     port = free_port()
     backend = backend_url.removeprefix("http://").rstrip("/")
-    write_config(directory, backend=backend, listen=f"127.0.0.1:{port}", max_body=max_body)
+    write_config(directory, backend=backend, listen=f"127.0.0.1:{port}", max_body=max_body, tls=tls)
     proc = spawn(
         nginx_command(directory, "-g", "daemon off;"),
         base_url=f"http://127.0.0.1:{port}",

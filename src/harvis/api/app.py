@@ -17,6 +17,7 @@ from harvis.api import (
     audio,
     auth,
     chat,
+    docs,
     health,
     housekeeping,
     keys,
@@ -24,6 +25,7 @@ from harvis.api import (
     models,
     openai_compat,
     realtime_openai,
+    schema_docs,
     sessions,
     speech_models,
     voice,
@@ -34,7 +36,7 @@ from harvis.api.embedded_node import EmbeddedNode
 from harvis.api.errors import install_error_handlers
 from harvis.api.headers import SecurityHeadersMiddleware
 from harvis.api.limits import BodyLimitMiddleware
-from harvis.api.ratelimit import SlidingWindowLimiter
+from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.api.uploads import upload_limit_for
@@ -44,11 +46,13 @@ from harvis.pipeline.pipeline import Pipeline
 from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
+from harvis.store.private import make_private
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ROUTERS = (
+    docs,
     health,
     metrics,
     auth,
@@ -114,14 +118,16 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
         settings=settings,
         secret=resolve_secret(settings),
         db=Database.from_settings(settings),
-        login_limiter=SlidingWindowLimiter(settings.auth.login_attempts_per_minute, 60.0),
+        login_guard=LoginGuard(settings.auth),
         router=router,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            make_private(settings.data_dir)
             await svc.db.open()
+            make_private(settings.data_dir)  # the database file, now that it exists
             stack.push_async_callback(svc.db.close)
             await _start_housekeeping(svc.db, stack)
             svc.router = await _start_router(svc, stack, start_node)
@@ -135,6 +141,9 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
         title="Harvis",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # harvis.api.docs serves it, offline
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         description="Self-hosted voice assistant: chat, voice and OpenAI-compatible APIs.",
     )
     app.state.services = svc
@@ -153,6 +162,8 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     app.add_middleware(metrics.MetricsMiddleware)
     for module in ROUTERS:
         app.include_router(module.router)
+    docs.mount_assets(app)
+    schema_docs.install(app)
     if (WEB_DIR / "index.html").exists():
         # Last, so every API route above wins over a file of the same name.
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

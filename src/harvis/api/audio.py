@@ -9,18 +9,20 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form
+from fastapi import Form
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession, SpeechDep, VoicesDep
+from harvis.api.routing import api_router
+from harvis.api.schema_docs import SPEECH
 from harvis.api.uploads import RecordingAudio
 from harvis.errors import BadInput, HarvisError
 from harvis.speech import formats
 from harvis.speech.encode import StreamEncoder
 from harvis.speech.tts import split_sentences
 
-router = APIRouter(tags=["audio"])
+router = api_router(tags=["audio"])
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -70,13 +72,15 @@ class SpeechRequest(BaseModel):
     cfg_weight: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
-@router.post("/v1/audio/speech", response_model=None)
+@router.post("/v1/audio/speech", response_model=None, response_class=StreamingResponse, responses=SPEECH)
 async def speech(
     body: SpeechRequest, user: CurrentUser, db: DbSession, service: SpeechDep, voices: VoicesDep
 ) -> StreamingResponse:
     voice = body.voice.get("id") if isinstance(body.voice, dict) else body.voice
     if not isinstance(voice, str):
         raise BadInput('voice must be a name, a voice id, or {"id": …}', code="invalid_voice")
+    if "\x00" in body.input:  # would be silently dropped: 200 with an empty WAV
+        raise BadInput("the input must not contain NUL characters", code="invalid_input")
     if not split_sentences(body.input):
         raise BadInput("the input has nothing to say (no letters or digits)", code="empty_input")
     ref = await voices.resolve(db, user_id=user.id, name=voice)

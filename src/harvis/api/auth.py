@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentUser, DbSession, ServicesDep, credential_from
+from harvis.api.deps import SESSION_COOKIE, AdminUser, CurrentPrincipal, CurrentUser, DbSession, ServicesDep
 from harvis.api.fields import CleanStr
-from harvis.api.tokens import is_api_key, issue_token, read_token
-from harvis.errors import Conflict, Forbidden, Invalid, RateLimited, Unauthorized
+from harvis.api.routing import api_router
+from harvis.api.tokens import issue_token
+from harvis.errors import Conflict, Forbidden, Invalid, Unauthorized
 from harvis.store import credentials, users
 from harvis.store.models import User
 from harvis.store.passwords import hash_password, password_problem, verify_password
 
-router = APIRouter(tags=["auth"])
+router = api_router(tags=["auth"])
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 ALLOW_SIGNUP = "allow_signup"
 
 
@@ -72,13 +70,13 @@ async def auth_config(session: DbSession, state: ServicesDep) -> SignupConfig:
 
 @router.post("/api/auth/signup", status_code=201, response_model=UserOut)
 async def signup(body: Credentials, session: DbSession, state: ServicesDep) -> UserOut:
-    if not USERNAME_RE.match(body.username):
-        raise Invalid("usernames use letters, digits and . _ @ - (at most 64)", code="invalid_username")
+    if (bad_name := users.username_problem(body.username)) is not None:
+        raise Invalid(bad_name, code="invalid_username")
     if (problem := password_problem(body.password)) is not None:
         raise Invalid(problem, code="weak_password")
     if await users.count_users(session) > 0 and not await signup_allowed(session, state):
         raise Forbidden("sign-up is closed; ask an admin for an account", code="signup_disabled")
-    password_hash = await asyncio.to_thread(hash_password, body.password)
+    password_hash = await state.login_guard.hash(lambda: hash_password(body.password))
     # Count and insert under one lock: two sign-ups racing on a fresh install must not both
     # become the first (admin) account.
     async with state.signup_lock:
@@ -103,16 +101,16 @@ async def login(
     body: Credentials, request: Request, response: Response, session: DbSession, state: ServicesDep
 ) -> LoginOut:
     client = request.client.host if request.client else "unknown"
-    key = f"{body.username.lower()}|{client}"
-    limiter = state.login_limiter
-    if (wait := limiter.retry_after(key)) is not None:
-        raise RateLimited("too many login attempts; try again later", retry_after=wait)
+    account = users.normalise_username(body.username)
+    guard = state.login_guard
+    guard.check(account, client)
     user = await users.get_user_by_name(session, username=body.username)
-    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, body.password)
+    stored = user.password_hash if user else None
+    ok = await guard.hash(lambda: verify_password(stored, body.password))
     if user is None or not ok:
-        limiter.hit(key)
+        guard.failed(account, client)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
-    limiter.reset(key)
+    guard.succeeded(account, client)
     ttl = state.settings.auth.token_ttl_s
     issued = issue_token(user_id=user.id, secret=state.secret, ttl_s=ttl)
     await credentials.add_token(session, jti=issued.jti, user_id=user.id, expires_at=issued.expires_at)
@@ -130,10 +128,12 @@ async def login(
 
 
 @router.post("/api/auth/logout", status_code=204)
-async def logout(request: Request, user: CurrentUser, session: DbSession, state: ServicesDep) -> Response:
-    credential = credential_from(request)
-    if credential and not is_api_key(credential) and (claims := read_token(credential, secret=state.secret)):
-        await credentials.revoke_token(session, jti=claims[1])
+async def logout(who: CurrentPrincipal, session: DbSession) -> Response:
+    """Ends this sign-in and the API keys made with it. With an API key it ends nothing (a key
+    is ended by deleting it)."""
+    if who.api_key is None and who.jti is not None:
+        await credentials.revoke_token(session, jti=who.jti)
+        await credentials.delete_keys_of_token(session, jti=who.jti)
         await session.commit()
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")

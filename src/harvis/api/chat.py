@@ -5,18 +5,19 @@ The same turn as a voice turn, without the speech stages (harvis.pipeline.turn).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession, PipelineDep, RouterDep, ServicesDep
 from harvis.api.fields import CleanStr
+from harvis.api.routing import api_router
+from harvis.api.schema_docs import CHAT_STREAM
 from harvis.api.sse import EventStreamResponse
 from harvis.api.turns import observer, sse
 from harvis.errors import Invalid, NotFound
 from harvis.pipeline.recorder import DbRecorder
 from harvis.store import chats
 
-router = APIRouter(tags=["chat"])
+router = api_router(tags=["chat"])
 
 
 class ChatOptions(BaseModel):
@@ -38,12 +39,7 @@ class ChatIn(BaseModel):
 @router.post(
     "/api/chat",
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "events: session, reasoning, token, fallback, done | error",
-        }
-    },
+    responses=CHAT_STREAM,
 )
 async def chat(
     body: ChatIn, user: CurrentUser, db: DbSession, svc: ServicesDep, llm: RouterDep, pipeline: PipelineDep

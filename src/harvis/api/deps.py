@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -18,7 +19,7 @@ from harvis.pipeline.pipeline import Pipeline
 from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store import credentials
-from harvis.store.models import User
+from harvis.store.models import ApiKey, User
 
 SESSION_COOKIE = "harvis_session"
 T = TypeVar("T")
@@ -70,38 +71,65 @@ def credential_from(conn: HTTPConnection) -> str | None:
     return conn.cookies.get(SESSION_COOKIE) or None
 
 
-async def user_for_credential(session: AsyncSession, credential: str, secret: str) -> User | None:
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts for, and with what: a sign-in (api_key None) or an API key."""
+
+    user: User
+    api_key: ApiKey | None
+    jti: str | None  # the sign-in's token id; for a key, the sign-in it descends from
+
+
+async def authenticate(session: AsyncSession, credential: str, secret: str) -> Principal | None:
     if is_api_key(credential):
-        user = await credentials.user_for_api_key(session, key_hash=hash_api_key(credential))
-        if user is not None:
-            await session.commit()  # records last_used_at
-        return user
+        key = await credentials.api_key_for_hash(session, key_hash=hash_api_key(credential))
+        user = None if key is None else await session.get(User, key.user_id)
+        if key is None or user is None:
+            return None
+        await session.commit()  # records last_used_at
+        return Principal(user, key, key.token_jti)
     claims = read_token(credential, secret=secret)
     if claims is None:
         return None
     user_id, jti = claims
-    return await credentials.user_for_token(session, jti=jti, user_id=user_id)
+    user = await credentials.user_for_token(session, jti=jti, user_id=user_id)
+    return None if user is None else Principal(user, None, jti)
 
 
-async def current_user(request: Request, session: Annotated[AsyncSession, Depends(db_session)]) -> User:
+async def user_for_credential(session: AsyncSession, credential: str, secret: str) -> User | None:
+    principal = await authenticate(session, credential, secret)
+    return None if principal is None else principal.user
+
+
+async def current_principal(
+    request: Request, session: Annotated[AsyncSession, Depends(db_session)]
+) -> Principal:
     credential = credential_from(request)
     if credential is None:
         raise Unauthorized("sign in first (session cookie or Authorization: Bearer)")
-    user = await user_for_credential(session, credential, services(request).secret)
-    if user is None:
+    principal = await authenticate(session, credential, services(request).secret)
+    if principal is None:
         raise Unauthorized("the token or API key is invalid, expired or revoked")
-    request.state.user_id = user.id
-    return user
+    request.state.user_id = principal.user.id
+    return principal
 
 
-async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
-    if not user.is_admin:
+async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+    return principal.user
+
+
+async def admin_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+    """An admin, signed in with a password: API keys never carry admin rights (SECURITY.md)."""
+    if not principal.user.is_admin:
         raise Forbidden("only an admin may do this")
-    return user
+    if principal.api_key is not None:
+        raise Forbidden("API keys cannot use admin routes; sign in with a password", code="key_not_allowed")
+    return principal.user
 
 
 DbSession = Annotated[AsyncSession, Depends(db_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminUser = Annotated[User, Depends(admin_user)]
 ServicesDep = Annotated[Services, Depends(services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

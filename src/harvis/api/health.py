@@ -7,13 +7,13 @@ import asyncio
 import logging
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from harvis.api.deps import ServicesDep
+from harvis.api.routing import api_router
 from harvis.api.services import Services
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 5.0

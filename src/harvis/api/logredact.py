@@ -7,12 +7,22 @@ import copy
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
-_SECRET_PARAM = re.compile(r"([?&](?:token|access_token|api_key|key)=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_NAMES = {"token", "access_token", "api_key", "key"}
+# Any query parameter; its name is compared once percent-decoded, so ?%74oken= is caught too.
+_PARAM = re.compile(r"([?&])([^=&\s\"'?#]{1,100})=([^&\s\"'#]+)")
+
+
+def _hide(match: re.Match[str]) -> str:
+    name = unquote(unquote(match.group(2))).strip().lower()  # twice: %2574oken as well
+    if name in _SECRET_NAMES:
+        return f"{match.group(1)}{match.group(2)}=[redacted]"
+    return match.group(0)
 
 
 def redact(text: str) -> str:
-    return _SECRET_PARAM.sub(r"\1[redacted]", text)
+    return _PARAM.sub(_hide, text)
 
 
 class RedactFilter(logging.Filter):

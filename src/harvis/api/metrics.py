@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-router = APIRouter(tags=["health"])
+from harvis.api.routing import api_router
+
+router = api_router(tags=["health"])
 
 HTTP_REQUESTS = Counter(
     "harvis_http_requests_total", "HTTP requests by route template and status", ["method", "route", "status"]

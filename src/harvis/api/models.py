@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from harvis.api.deps import CurrentUser, RouterDep
+from harvis.api.routing import api_router
 
-router = APIRouter(tags=["models"])
+router = api_router(tags=["models"])
 
 
 class ModelOut(BaseModel):

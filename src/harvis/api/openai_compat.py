@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,11 +23,13 @@ from harvis.api.deps import CurrentUser, RouterDep
 from harvis.api.disconnect import ClientGone, unless_client_leaves
 from harvis.api.errors import error_body
 from harvis.api.metrics import LLM_STREAMS, LLM_TTFT
+from harvis.api.routing import api_router
+from harvis.api.schema_docs import COMPLETIONS
 from harvis.api.sse import EventStreamResponse, sse_data
 from harvis.llm.router import Router
 from harvis.llm.types import BadRequest, ChatRequest, Delta, LLMError, StreamEnd, ToolCall
 
-router = APIRouter(tags=["openai"])
+router = api_router(tags=["openai"])
 
 
 class TextPart(BaseModel):
@@ -225,7 +227,7 @@ async def embeddings(body: EmbeddingsIn, user: CurrentUser, llm: RouterDep) -> d
     }
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post("/v1/chat/completions", response_model=None, responses=COMPLETIONS)
 async def chat_completions(body: CompletionIn, user: CurrentUser, llm: RouterDep, http: Request) -> Any:
     request = to_chat_request(body)
     cid = "chatcmpl-" + uuid.uuid4().hex

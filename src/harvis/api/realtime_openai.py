@@ -14,11 +14,12 @@ import json
 import logging
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from harvis.api.deps import services, user_for_credential
 from harvis.api.errors import error_body
+from harvis.api.routing import api_router
 from harvis.api.services import Services
 from harvis.api.turns import observer
 from harvis.errors import BadInput
@@ -30,7 +31,7 @@ from harvis.pipeline.recorder import DbRecorder
 from harvis.speech.tts import VoiceRef
 from harvis.store.models import User
 
-router = APIRouter(tags=["openai"])
+router = api_router(tags=["openai"])
 log = logging.getLogger(__name__)
 KEY_PROTOCOL = "openai-insecure-api-key."
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from harvis.config import Settings
 from harvis.llm.router import DEFAULT_OLLAMA_URL
 from harvis.llm.router_config import RouterConfigError, load_config
 from harvis.models.firstrun import FirstRunError, prepare_default_llm
+from harvis.store.private import PRIVATE_UMASK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except RouterConfigError as exc:
             print(f"harvis serve: bad router config: {exc}", file=sys.stderr)
             return 2
+    os.umask(PRIVATE_UMASK)  # whatever it writes later (WAL, logs, voices) is owner-only
     spool_in(settings.data_dir)
     app = create_app(settings)
     shown = f"[{args.host}]" if ":" in args.host else args.host
@@ -93,8 +96,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=10,
     )
     return 0

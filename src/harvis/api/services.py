@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from harvis.api.embedded_node import EmbeddedNode
-from harvis.api.ratelimit import SlidingWindowLimiter
+from harvis.api.login_guard import LoginGuard
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -26,7 +26,7 @@ class Services:
     settings: Settings
     secret: str
     db: Database
-    login_limiter: SlidingWindowLimiter
+    login_guard: LoginGuard
     signup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Created in the lifespan:
     router: Router | None = None

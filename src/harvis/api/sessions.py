@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from harvis.api.deps import CurrentUser, DbSession
 from harvis.api.fields import CleanStr
+from harvis.api.routing import api_router
 from harvis.errors import NotFound
 from harvis.store import chats
 from harvis.store.models import ChatSession, Message
 
-router = APIRouter(tags=["sessions"])
+router = api_router(tags=["sessions"])
 
 
 class SessionIn(BaseModel):

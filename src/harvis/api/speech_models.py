@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from harvis.api.deps import CurrentUser, SpeechDep
+from harvis.api.routing import api_router
 
-router = APIRouter(tags=["models"])
+router = api_router(tags=["models"])
 
 
 @router.get("/api/models/speech")

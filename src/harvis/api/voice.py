@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, WebSocket, WebSocketDisconnect
+from fastapi import Form, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.api.deps import (
@@ -25,6 +25,8 @@ from harvis.api.deps import (
     services,
     user_for_credential,
 )
+from harvis.api.routing import api_router
+from harvis.api.schema_docs import VOICE_STREAM
 from harvis.api.services import Services
 from harvis.api.sse import EventStreamResponse
 from harvis.api.turns import observer, sse
@@ -41,7 +43,7 @@ from harvis.speech.voices import VoiceLibrary
 from harvis.store import chats
 from harvis.store.models import User
 
-router = APIRouter(tags=["voice"])
+router = api_router(tags=["voice"])
 log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024  # one WS audio message: 2 s of 16 kHz PCM16 at most
 
@@ -74,14 +76,7 @@ async def _options(
 @router.post(
     "/api/voice/turn",
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": (
-                "events: session, transcript, reasoning, token, audio, filler, fallback, done | error"
-            ),
-        }
-    },
+    responses=VOICE_STREAM,
 )
 async def voice_turn(
     user: CurrentUser,

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import Form, Response
 from pydantic import BaseModel, ConfigDict
 
-from harvis.api.deps import CurrentUser, DbSession, SpeechDep, VoicesDep
+from harvis.api.deps import CurrentPrincipal, CurrentUser, DbSession, SpeechDep, VoicesDep
+from harvis.api.routing import api_router
 from harvis.api.uploads import ReferenceAudio
 from harvis.errors import Forbidden, NotFound
 from harvis.speech.voices import describe
 
-router = APIRouter(tags=["voices"])
+router = api_router(tags=["voices"])
 
 
 @router.get("/api/voices")
@@ -58,12 +59,13 @@ class VoiceChange(BaseModel):
 
 @router.patch("/api/voices/{voice_id}")
 async def change_voice(
-    voice_id: str, body: VoiceChange, user: CurrentUser, db: DbSession, voices: VoicesDep
+    voice_id: str, body: VoiceChange, who: CurrentPrincipal, db: DbSession, voices: VoicesDep
 ) -> dict[str, Any]:
     """`shared: true` offers the voice, by its id, to every Wyoming client (Home Assistant): they
     cannot sign in, so only an admin may do it, and only with a voice of their own."""
-    if not user.is_admin:
-        raise Forbidden("only an admin may share a voice with Wyoming clients")
+    user = who.user
+    if not user.is_admin or who.api_key is not None:
+        raise Forbidden("only an admin, signed in with a password, may share a voice with Wyoming clients")
     voice = await voices.set_shared(db, user_id=user.id, voice_id=voice_id, shared=body.shared)
     return describe(voice)
 

@@ -66,20 +66,36 @@ async def warm_if_cold(llm: LLMPort, model: str, keep_alive: str) -> bool:
 
 
 class Warmer:
-    """Fire-and-forget warm-ups, at most one in flight per model; tasks are kept referenced."""
+    """Fire-and-forget warm-ups, at most one in flight per model and `max_inflight` in all;
+    tasks are kept referenced until they end, then forgotten, so unique model names (even
+    ones the request is then refused for) never pile up."""
 
-    def __init__(self, llm: LLMPort, keep_alive: str) -> None:
-        self.llm, self.keep_alive = llm, keep_alive
+    def __init__(self, llm: LLMPort, keep_alive: str, max_inflight: int = 16) -> None:
+        self.llm, self.keep_alive, self.max_inflight = llm, keep_alive, max_inflight
         self._inflight: dict[str, asyncio.Task[bool]] = {}
 
-    def warm(self, model: str) -> asyncio.Task[bool]:
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    def warm(self, model: str) -> asyncio.Task[bool] | None:
+        """The warm-up task for `model`, or None when too many are in flight already."""
         task = self._inflight.get(model)
-        if task is None or task.done():
-            task = asyncio.create_task(warm_if_cold(self.llm, model, self.keep_alive))
-            self._inflight[model] = task
+        if task is not None:
+            return task
+        if len(self._inflight) >= self.max_inflight:
+            return None
+        task = asyncio.create_task(warm_if_cold(self.llm, model, self.keep_alive))
+        self._inflight[model] = task
+        task.add_done_callback(lambda t: self._forget(model, t))
         return task
 
+    def _forget(self, model: str, task: asyncio.Task[bool]) -> None:
+        if self._inflight.get(model) is task:
+            del self._inflight[model]
+
     async def close(self) -> None:
-        for task in self._inflight.values():
+        tasks = list(self._inflight.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

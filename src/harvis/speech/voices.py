@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,14 +116,12 @@ class VoiceLibrary:
         exaggeration / cfg_weight for this voice."""
         s = self.settings
         name = " ".join(name.split())
-        if not name or len(name) > 100:
-            raise VoiceError("invalid_name", "a voice needs a name of 1 to 100 characters")
+        if not name or len(name) > 100 or any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+            raise VoiceError("invalid_name", "a voice needs a name of 1 to 100 printable characters")
         if normalise_statement(consent) != normalise_statement(s.consent_text):
             raise VoiceError("consent_required", f"consent must be the statement: {s.consent_text}")
-        if len(await voice_store.list_voices(db, user_id=user_id)) >= s.voice_max_per_user:
-            raise VoiceError(
-                "too_many_voices", f"you already have {s.voice_max_per_user} voices; delete one first", 409
-            )
+        if await voice_store.count_voices(db, user_id=user_id) >= s.voice_max_per_user:
+            raise _too_many(s.voice_max_per_user)  # early, before the costly work; enforced at insert
         clip = await self.speech.vad_trim(audio)
         if clip.duration_s < s.voice_min_s:
             raise AudioError(
@@ -150,7 +149,10 @@ class VoiceLibrary:
                 consent_text=s.consent_text,
                 speaker_data=speaker_data,
                 voice_id=voice_id,
+                limit=s.voice_max_per_user,
             )
+            if voice is None:
+                raise _too_many(s.voice_max_per_user)
             await db.commit()
         except BaseException:
             path.unlink(missing_ok=True)
@@ -265,15 +267,20 @@ def _iso(value: Any) -> str:
     return text if ("+" in text[10:] or text.endswith("Z")) else text + "Z"
 
 
+def _too_many(limit: int) -> VoiceError:
+    return VoiceError("too_many_voices", f"you already have {limit} voices; delete one first", 409)
+
+
 def _normalised(samples: np.ndarray) -> np.ndarray:
     peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
     return samples * (0.9 / peak) if peak > 0 else samples
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as f:
+    # 0600: a recording of someone's voice is for the server's eyes only.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

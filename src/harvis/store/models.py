@@ -82,6 +82,10 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # first characters, to tell keys apart
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Lineage, so that revoking a key's origin ends it: the sign-in it (or its first
+    # ancestor) was made with, and the key that made it.
+    token_jti: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    parent_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
 
 
 class AppSetting(Base):

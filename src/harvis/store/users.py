@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,13 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.store.models import AppSetting, User
 
+# \Z, not $: "$" also matches before a trailing newline.
+USERNAME_RE = re.compile(r"[a-z0-9_.@-]{1,64}\Z")
+
+
+def normalise_username(name: str) -> str:
+    """One spelling per account: "Alice" and "alice" are the same user."""
+    return name.lower()
+
+
+def username_problem(name: str) -> str | None:
+    if USERNAME_RE.match(normalise_username(name)) is None:
+        return "usernames use letters, digits and . _ @ - (at most 64)"
+    return None
+
 
 async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
 
 
 async def create_user(session: AsyncSession, *, username: str, password_hash: str, is_admin: bool) -> User:
-    user = User(username=username, password_hash=password_hash, is_admin=is_admin)
+    user = User(username=normalise_username(username), password_hash=password_hash, is_admin=is_admin)
     session.add(user)
     await session.flush()
     return user
@@ -26,7 +41,10 @@ async def get_user(session: AsyncSession, *, user_id: str) -> User | None:
 
 
 async def get_user_by_name(session: AsyncSession, *, username: str) -> User | None:
-    return await session.scalar(select(User).where(User.username == username))
+    """Case-insensitive, so accounts made before names were normalised are still found."""
+    name = normalise_username(username)
+    stmt = select(User).where(func.lower(User.username) == name).order_by(User.created_at).limit(1)
+    return await session.scalar(stmt)
 
 
 async def first_admin(session: AsyncSession) -> User | None:

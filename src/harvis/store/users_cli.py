@@ -1,4 +1,4 @@
-"""`harvis users create|list|set-password`: accounts from the console (for admins)."""
+"""`harvis users create|list|set-password|sign-out`: accounts from the console (for admins)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--admin", action="store_true", help="make it an admin")
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     sub.add_parser("list", help="list accounts")
-    setpw = sub.add_parser("set-password", help="set an account's password (signs it out everywhere)")
+    signout = sub.add_parser(
+        "sign-out", help="sign an account out everywhere: end its sessions and delete its API keys"
+    )
+    signout.add_argument("username")
+    setpw = sub.add_parser(
+        "set-password", help="set an account's password (ends its sessions and deletes its API keys)"
+    )
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
@@ -40,6 +46,8 @@ async def _create(settings: Settings, username: str, password: str, admin: bool)
     try:
         await db.open()
         async with db.session() as s:
+            if (problem := users.username_problem(username)) is not None:
+                raise ValueError(problem)
             if await users.get_user_by_name(s, username=username) is not None:
                 raise ValueError(f"user {username!r} exists")
             first = await users.count_users(s) == 0
@@ -67,8 +75,9 @@ async def _list(settings: Settings) -> list[str]:
         await db.close()
 
 
-async def _set_password(settings: Settings, username: str, password: str) -> str:
-
+async def _set_password(settings: Settings, username: str, password: str | None) -> str:
+    """Signs the account out everywhere (every session token revoked, every API key deleted),
+    after setting its password when one is given."""
     db = Database.from_settings(settings)
     try:
         await db.open()
@@ -76,10 +85,13 @@ async def _set_password(settings: Settings, username: str, password: str) -> str
             user = await users.get_user_by_name(s, username=username)
             if user is None:
                 raise ValueError(f"no user {username!r}")
-            await users.set_password(s, user=user, password_hash=hash_password(password))
-            await credentials.revoke_user_tokens(s, user_id=user.id)
+            if password is not None:
+                await users.set_password(s, user=user, password_hash=hash_password(password))
+            sessions = await credentials.revoke_user_tokens(s, user_id=user.id)
+            keys = await credentials.delete_user_api_keys(s, user_id=user.id)
             await s.commit()
-            return f"password changed for {username}; their sessions were signed out"
+            done = f"password changed for {username}; " if password is not None else f"{username}: "
+            return f"{done}{sessions} session(s) signed out and {keys} API key(s) deleted"
     finally:
         await db.close()
 
@@ -90,6 +102,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.users_command == "list":
             for line in asyncio.run(_list(settings)):
                 print(line)
+            return 0
+        if args.users_command == "sign-out":
+            print(asyncio.run(_set_password(settings, args.username, None)))
             return 0
         password = read_password(args.password_stdin)
         if (problem := password_problem(password)) is not None:

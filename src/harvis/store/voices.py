@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from harvis.store.models import Voice, is_id
+from harvis.store.models import User, Voice, is_id
 
 
 async def create_voice(
@@ -23,7 +23,14 @@ async def create_voice(
     consent_text: str,
     speaker_data: dict[str, Any] | None = None,
     voice_id: str | None = None,
-) -> Voice:
+    limit: int | None = None,
+) -> Voice | None:
+    """Adds the voice; with `limit`, only while the user has fewer than `limit` voices, else
+    None (nothing added). The check is atomic: the user's row is locked first (PostgreSQL:
+    a racing upload waits, then counts this one), and the count is taken after the insert
+    inside the same transaction (SQLite: the insert holds the only write lock until commit)."""
+    if limit is not None:
+        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     voice = Voice(
         user_id=user_id,
         name=name,
@@ -39,7 +46,15 @@ async def create_voice(
         voice.id = voice_id  # the speech part may name the file after the id it chose
     session.add(voice)
     await session.flush()
+    if limit is not None and await count_voices(session, user_id=user_id) > limit:
+        await session.rollback()
+        return None
     return voice
+
+
+async def count_voices(session: AsyncSession, *, user_id: str) -> int:
+    stmt = select(func.count()).select_from(Voice).where(Voice.user_id == user_id)
+    return int(await session.scalar(stmt) or 0)
 
 
 async def list_voices(session: AsyncSession, *, user_id: str) -> list[Voice]:
