@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def socket(backend: Proc, token: str | None) -> Iterator[ClientConnection]:
+def socket(backend: Proc, token: str | None, **options: Any) -> Iterator[ClientConnection]:
     url = backend.url.replace("http://", "ws://") + "/api/voice/ws" + (f"?token={token}" if token else "")
-    with connect(url, open_timeout=30, max_size=2**24) as ws:
+    with connect(url, open_timeout=30, max_size=2**24, **options) as ws:
         yield ws
 
 

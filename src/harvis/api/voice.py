@@ -216,8 +216,10 @@ async def _control(session: RealtimeSession, text: str, svc: Services, user_id: 
         await session.stop()
     elif kind == "cancel":
         await session.interrupt()
+    elif kind == "ping":  # the session is alive and reading (answered even while speech is heard)
+        await send({"type": "pong", "id": _str(msg.get("id"))})
     else:
-        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel", ...}'
+        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel"|"ping", ...}'
         await send(ev.to_ws(ev.Error("bad_message", message)))
 
 
