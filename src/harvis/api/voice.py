@@ -216,11 +216,33 @@ async def _control(session: RealtimeSession, text: str, svc: Services, user_id: 
         await session.stop()
     elif kind == "cancel":
         await session.interrupt()
+    elif kind == "played":
+        await _played(session, msg, send)
     elif kind == "ping":  # the session is alive and reading (answered even while speech is heard)
         await send({"type": "pong", "id": _str(msg.get("id"))})
     else:
-        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel"|"ping", ...}'
+        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel"|"played"|"ping", ...}'
         await send(ev.to_ws(ev.Error("bad_message", message)))
+
+
+async def _played(session: RealtimeSession, msg: dict[str, Any], send: Send) -> None:
+    """{"type": "played", "message_id", "index", "offset_s"}: how far the client played an answer."""
+    message_id, index, offset = msg.get("message_id"), msg.get("index"), msg.get("offset_s")
+    valid = (
+        isinstance(message_id, str)
+        and type(index) is int
+        and 0 <= index < 10_000
+        and isinstance(offset, int | float)
+        and not isinstance(offset, bool)
+        and 0 <= offset < 3600
+    )
+    if not valid:
+        message = 'played is {"type": "played", "message_id": str, "index": int >= 0, "offset_s": seconds}'
+        await send(ev.to_ws(ev.Error("bad_message", message)))
+        return
+    assert isinstance(message_id, str) and isinstance(index, int) and isinstance(offset, int | float)
+    if await session.played(message_id, index, float(offset)) is None:
+        await send(ev.to_ws(ev.Error("message_not_found", "no answer with that id in this session")))
 
 
 def _str(value: Any) -> str | None:

@@ -32,6 +32,7 @@ from harvis.speech.audio import Audio
 log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 WindowProbs = Callable[[np.ndarray], list[tuple[np.ndarray, float]]]
+RECENT_TURNS = 4  # answers a late playback report can still cut
 MAX_BACKLOG_S = 300.0  # audio waiting for recognition; more arrives only from a flood
 
 
@@ -64,6 +65,7 @@ class RealtimeSession:
         self.session_id: str | None = None
         self.turn: Turn | None = None
         self._task: asyncio.Task[None] | None = None
+        self._recent: dict[str, Turn] = {}  # answers a playback report may still cut, by message id
         self._unanswered: list[Heard] = []  # heard, not yet answered (in the order spoken)
         self._closed = False
         self._playing_until = 0.0  # when the client will have played all audio sent (estimate)
@@ -104,6 +106,22 @@ class RealtimeSession:
         BARGE_INS.labels(how).inc()
         await self.send({"type": "interrupted", "message_id": turn.message_id or None})
         return True
+
+    async def played(self, message_id: str, index: int, offset_s: float) -> str | None:
+        """The client's playback report (on barge-in): clause `index` of that answer had played
+        `offset_s` seconds when it stopped. The saved answer is cut to what was heard and
+        marked interrupted; the next turn's context holds only that. Returns the text kept
+        (None: no such answer in this session)."""
+        turn = self._recent.get(message_id)
+        if turn is None:
+            return None
+        before = sum(seconds for _, seconds in turn.audio_out[: max(0, index)])
+        current = turn.audio_out[index][1] if 0 <= index < len(turn.audio_out) else 0.0
+        heard = await turn.truncate(before + min(max(0.0, offset_s), current))
+        if self.turn is turn:
+            self._playing_until = 0.0  # it was heard this far: the estimate has nothing to add
+        await self.send({"type": "truncated", "message_id": message_id, "text": heard})
+        return heard
 
     # ---- audio
     async def audio(self, pcm: bytes) -> None:
@@ -167,6 +185,9 @@ class RealtimeSession:
             async for event in turn.reply(text, language):
                 if isinstance(event, ev.SessionStarted):
                     self.session_id = event.session_id
+                    self._recent[event.assistant_message_id] = turn
+                    while len(self._recent) > RECENT_TURNS:
+                        del self._recent[next(iter(self._recent))]
                 elif isinstance(event, ev.AudioOut | ev.Filler):
                     start = max(self._clock(), self._playing_until)
                     self._playing_until = start + event.duration_s
