@@ -2,6 +2,13 @@
 
 Both save the exchange in a chat session (kind "voice"): the transcript before the LLM is
 called, the answer when the turn ends (interrupted answers cut to what was spoken).
+
+The socket: binary frames are 16 kHz PCM16; text frames are control messages ("start",
+"stop", "cancel", "ping" → "pong", and "played": on barge-in the client says how far it
+played an answer — clause `index`, `offset_s` into it — and the answer is saved as heard,
+answered with "truncated"). Server events: "ready", "listening", "speech_started",
+"speech_ended" (`cut`: the length limit, the user talks on), "heard" (each piece's words,
+while the user may still talk), "interrupted", then each turn's events.
 """
 
 from __future__ import annotations
