@@ -247,3 +247,23 @@ async def test_speech_resuming_during_recognition_joins_the_same_turn() -> None:
     assert [r.user for _, r in h.recorders] == [["what is the weather like in paris"]]
     assert len(llm.requests) == 1
     await h.session.close()
+
+
+async def test_words_still_being_heard_when_the_socket_closes_are_saved() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm)
+    h.speech.heard = ["remember to buy milk"]
+    h.speech.stt_gate = asyncio.Event()
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("speech_ended")
+    await h.session.close()  # the user hung up while their words were being recognized
+    h.speech.stt_gate.set()
+    for _ in range(1000):  # bounded: the save runs in the background
+        if h.recorders and h.recorders[0][1].answers:
+            break
+        await asyncio.sleep(0.005)
+    recorder = h.recorders[0][1]
+    assert recorder.user == ["remember to buy milk"]
+    assert recorder.answers[0]["status"] == "interrupted" and recorder.answers[0]["content"] == ""
+    assert llm.requests == []  # nobody is listening: no answer is generated

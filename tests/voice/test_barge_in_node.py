@@ -134,10 +134,8 @@ async def test_response_cancel_on_v1_realtime_stops_the_generation_at_the_node(
             )
             before = await asyncio.to_thread(node_counters, node)
             await conn.response.create(response={"instructions": "Tell long, detailed stories."})
-            deltas = 0
             async for event in conn:
                 assert event.type != "error", event
-                deltas += event.type == "response.output_audio_transcript.delta"
                 if event.type == "response.output_audio.delta":
                     break
             cancelled_at = time.monotonic()
@@ -150,7 +148,7 @@ async def test_response_cancel_on_v1_realtime_stops_the_generation_at_the_node(
     generated = after["completion_tokens"] - before["completion_tokens"]
     print(
         f"\n/v1/realtime: node stopped {stop_s * 1000:.0f} ms after response.cancel; "
-        f"{generated:.0f} tokens generated, {deltas} transcript deltas had reached the client"
+        f"{generated:.0f} tokens generated in all"
     )
     assert after["finished"] == before["finished"], "the generation ran to its end"
     assert 0 < generated < MAX_TOKENS

@@ -56,6 +56,7 @@ class Recognizer:
         self._wake = asyncio.Event()
         self._current: Piece | None = None
         self._task: asyncio.Task[None] | None = None
+        self._draining = False
 
     @property
     def busy(self) -> bool:
@@ -86,6 +87,8 @@ class Recognizer:
                     await self._hear(piece)
                 except Exception:  # the socket went away mid-send: the next piece still counts
                     log.info("realtime: handing out a transcript failed", exc_info=True)
+            if self._draining:
+                return
 
     async def _hear(self, piece: Piece) -> None:
         start = time.perf_counter()
@@ -99,6 +102,13 @@ class Recognizer:
         self._current = None
         stt_ms = round((time.perf_counter() - start) * 1000.0, 1)
         await self.on_heard(Heard(heard.text.strip(), heard.language, piece, stt_ms))
+
+    async def drain(self) -> None:
+        """Hear what still waits, then stop (the session ended: its words are still saved)."""
+        self._draining = True
+        if self._task is not None:
+            self._wake.set()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -32,6 +32,7 @@ from harvis.speech.audio import Audio
 log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 WindowProbs = Callable[[np.ndarray], list[tuple[np.ndarray, float]]]
+_SAVING: set[asyncio.Task[None]] = set()  # words still being heard and saved after a close
 RECENT_TURNS = 4  # answers a late playback report can still cut
 MAX_BACKLOG_S = 300.0  # audio waiting for recognition; more arrives only from a flood
 
@@ -150,8 +151,8 @@ class RealtimeSession:
     # ---- what was heard
     async def _heard(self, heard: Heard) -> None:
         if heard.text:
+            self._unanswered.append(heard)  # first: a closed socket must not lose the words
             await self.send({"type": "heard", "text": heard.text, "cut": heard.piece.cut})
-            self._unanswered.append(heard)
         elif not self._unanswered and not self.recognizer.busy and not self.endpointer.speaking:
             await self.send(ev.to_ws(ev.Error("no_speech", "No speech was heard in the audio.")))
         self._answer_when_due()
@@ -198,9 +199,30 @@ class RealtimeSession:
             log.info("realtime turn ended early", exc_info=True)
 
     async def close(self) -> None:
+        """The socket closed: stop the answer; what the user said is still heard and saved (in
+        the background, without an answer)."""
         self._closed = True
-        await self.recognizer.close()
         if self.turn is not None:
             self.turn.cancel()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+        moment = self.endpointer.end()  # speech still going on when the socket closed
+        if moment is not None and moment.audio is not None:
+            self.recognizer.put(Piece(Audio(moment.audio, RATE), False, time.perf_counter()))
+        task = asyncio.create_task(self._save_unanswered())
+        _SAVING.add(task)
+        task.add_done_callback(_SAVING.discard)
+
+    async def _save_unanswered(self) -> None:
+        try:
+            await self.recognizer.drain()
+            if self._unanswered and self.options is not None:
+                heard, self._unanswered = self._unanswered, []
+                turn = self.pipeline.turn(self.recorder_for(self.session_id), self.options)
+                turn.cancel()  # saved, not answered: nobody is listening
+                async for _ in turn.reply(" ".join(h.text for h in heard)):
+                    pass
+        except Exception:
+            log.exception("realtime: saving what was said before the socket closed failed")
+        finally:
+            await self.recognizer.close()
