@@ -6,12 +6,14 @@ push-to-talk posts a recorded WebM/Opus clip to /api/voice/turn."""
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.e2e.conftest import VIEWPORT
 from tests.e2e.ui import ANSWER_TIMEOUT_MS, answers, log_in, questions, wait_final
@@ -195,3 +197,74 @@ def test_capture_worklet_turns_48_khz_into_16_khz_pcm16_frames(page: Page, backe
     assert 9 <= result["frames"] <= 10  # one second of audio, the last partial frame held back
     assert abs(result["crossings"] - 2 * 440 * result["samples"] / 16000) <= 10  # still a 440 Hz tone
     assert result["peak"] > 30000  # full scale sine → near full-scale PCM16
+
+
+def test_player_reports_how_far_the_answer_played(page: Page, backend: Proc) -> None:
+    """What the browser reports on barge-in (saved as heard): the clause playing and the
+    seconds into it, read from the audio clock; fillers do not count as clauses."""
+    page.goto(backend.url + "/")
+    result = page.evaluate(
+        """async ([short, long]) => {
+          const { Player } = await import("/js/voice-playback.js");
+          const player = new Player(() => {});
+          const before = player.position();
+          player.enqueue(short, null);  // a filler
+          player.enqueue(short, 0);
+          player.enqueue(long, 1);
+          await player.chain;
+          const second = player.clauses.find((c) => c.index === 1);
+          // wait on the audio clock until the second clause has played 0.3 s
+          for (let i = 0; i < 500 && player.ctx.currentTime < second.start + 0.3; i++)
+            await new Promise((r) => setTimeout(r, 20));
+          const position = player.position();
+          player.stop();
+          return { before, position, clauses: player.clauses.map((c) => c.index),
+                   duration: second.duration };
+        }""",
+        [_tone_wav_b64(0.15), _tone_wav_b64(2.0)],
+    )
+    assert result["before"] is None
+    assert result["clauses"] == [0, 1]
+    position = result["position"]
+    assert position["index"] == 1 and 0.3 <= position["offset_s"] < result["duration"], result
+
+
+def test_stopping_a_hands_free_answer_saves_it_as_heard(mic_page: Page) -> None:
+    """The stop control during playback: the page reports how far it played (clause and
+    offset) and the answer is saved, and shown, cut to that."""
+    sent: list[dict[str, Any]] = []
+    received: list[dict[str, Any]] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda p: sent.append(json.loads(p)) if isinstance(p, str) else None)
+        ws.on("framereceived", lambda p: received.append(json.loads(p)) if isinstance(p, str) else None)
+
+    mic_page.on("websocket", watch)
+    panel = mic_page.locator("#voice-panel")
+    mic_page.get_by_label("Hands-free").check()
+    expect(panel).to_have_attribute("data-state", "speaking", timeout=ANSWER_TIMEOUT_MS)
+    mic_page.get_by_role("button", name="Stop voice answer").click()
+    for _ in range(600):  # bounded: the server's reply to the report
+        if any(m["type"] == "truncated" for m in received):
+            break
+        mic_page.wait_for_timeout(50)
+    played = [m for m in sent if m.get("type") == "played"]
+    assert played and played[0]["index"] >= 0 and played[0]["offset_s"] >= 0, sent
+    truncated = next(m for m in received if m["type"] == "truncated")
+    assert truncated["message_id"] == played[0]["message_id"]
+    spoken = " ".join(m["text"] for m in received if m["type"] == "audio")
+    assert len(truncated["text"]) < len(spoken), (truncated, spoken)
+    answer = answers(mic_page).first
+    expect(answer).to_have_attribute("data-status", "interrupted")
+    if truncated["text"]:
+        expect(answer.locator(".message-body")).to_have_text(truncated["text"])
+    saved = mic_page.evaluate(
+        """async (id) => {
+          const sessions = await (await fetch("/api/sessions")).json();
+          const messages = await (await fetch(`/api/sessions/${sessions[0].id}/messages`)).json();
+          return messages.find((m) => m.id === id);
+        }""",
+        truncated["message_id"],
+    )
+    assert saved["status"] == "interrupted" and saved["content"] == truncated["text"]
+    mic_page.get_by_label("Hands-free").uncheck()

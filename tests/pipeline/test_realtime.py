@@ -180,3 +180,90 @@ async def test_audio_before_start_is_refused() -> None:
             "message_id": None,
         }
     ]
+
+
+async def test_reading_goes_on_while_speech_is_recognized() -> None:
+    """The socket's reader (session.audio, control messages) never waits for recognition."""
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm)
+    h.speech.stt_gate = asyncio.Event()
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("speech_ended")
+    for _ in range(1000):  # bounded: until recognition has begun (and is held)
+        if "stt" in h.speech.calls:
+            break
+        await asyncio.sleep(0.005)
+    assert h.speech.calls.count("stt") == 1
+    # The user talks again while the first piece is still being heard: it must not wait for it.
+    talking = asyncio.create_task(h.session.audio(pcm(0.3, loud=True)))
+    for _ in range(1000):  # bounded: each round lets the session run
+        if talking.done():
+            break
+        await asyncio.sleep(0.005)
+    assert talking.done(), "reading the audio waited for speech recognition"
+    assert await h.session.interrupt() is False  # a control message is handled meanwhile
+    assert "transcript" not in h.types()
+    await h.session.audio(pcm(0.5, loud=False))
+    h.speech.stt_gate.set()
+    await h.wait_for("done")
+    await h.session.close()
+
+
+async def test_a_cut_part_is_answered_while_the_user_talks_on_and_nothing_is_dropped() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm, max_utterance_s=1.0)
+    h.speech.heard = ["one two three", "four five"]
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.session.audio(pcm(1.3, loud=True))  # longer than the limit: cut, still talking
+    await h.wait_for("done")  # the cut part is answered although the user goes on
+    assert h.types().count("speech_started") == 1
+    cut = next(m for m in h.sent if m["type"] == "speech_ended")
+    assert cut.get("cut") is True
+    await h.session.audio(pcm(0.3, loud=True))  # the continuation: no barge-in
+    assert h.types().count("speech_started") == 1 and "interrupted" not in h.types()
+    await h.session.audio(pcm(0.5, loud=False))
+    await h.wait_for("done", 2)
+    said = [r.user for _, r in h.recorders]
+    assert said == [["one two three"], ["four five"]]
+    assert [m["status"] for m in h.sent if m["type"] == "done"] == ["complete", "complete"]
+    await h.session.close()
+
+
+async def test_speech_resuming_during_recognition_joins_the_same_turn() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm)
+    h.speech.heard = ["what is the weather", "like in paris"]
+    h.speech.stt_gate = asyncio.Event()
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()  # a pause ends the first piece; it is still being recognized when…
+    await h.wait_for("speech_ended")
+    async with asyncio.timeout(60):  # a guard: on the old code this waited for recognition
+        await h.session.audio(pcm(0.3, loud=True))  # …the user goes on
+    h.speech.stt_gate.set()
+    await h.wait_for("heard")
+    await h.session.audio(pcm(0.5, loud=False))
+    await h.wait_for("done")
+    assert [r.user for _, r in h.recorders] == [["what is the weather like in paris"]]
+    assert len(llm.requests) == 1
+    await h.session.close()
+
+
+async def test_words_still_being_heard_when_the_socket_closes_are_saved() -> None:
+    llm = ScriptedLLM([*words(FIRST), end()])
+    h = Harness(llm)
+    h.speech.heard = ["remember to buy milk"]
+    h.speech.stt_gate = asyncio.Event()
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await h.wait_for("speech_ended")
+    await h.session.close()  # the user hung up while their words were being recognized
+    h.speech.stt_gate.set()
+    for _ in range(1000):  # bounded: the save runs in the background
+        if h.recorders and h.recorders[0][1].answers:
+            break
+        await asyncio.sleep(0.005)
+    recorder = h.recorders[0][1]
+    assert recorder.user == ["remember to buy milk"]
+    assert recorder.answers[0]["status"] == "interrupted" and recorder.answers[0]["content"] == ""
+    assert llm.requests == []  # nobody is listening: no answer is generated

@@ -69,6 +69,25 @@ async def test_messages_keep_order_and_history_has_only_complete_ones(db: Databa
         assert past[1] == {"role": "assistant", "content": "m1"}
 
 
+async def test_history_holds_interrupted_answers_as_heard(db: Database) -> None:
+    alice = await _user(db)
+    async with db.session() as s:
+        chat = await chats.create_session(s, user_id=alice.id)
+        await chats.add_message(s, session_id=chat.id, role="user", content="tell me a story")
+        cut = await chats.add_message(s, session_id=chat.id, role="assistant", status="streaming")
+        await chats.finish_message(s, message_id=cut.id, content="Once upon", status="interrupted")
+        await chats.add_message(s, session_id=chat.id, role="user", content="stop")
+        silent = await chats.add_message(s, session_id=chat.id, role="assistant", status="streaming")
+        await chats.finish_message(s, message_id=silent.id, content="", status="interrupted")
+        await s.commit()
+        past = await chats.history(s, session_id=chat.id)
+    assert past == [
+        {"role": "user", "content": "tell me a story"},
+        {"role": "assistant", "content": "Once upon"},  # what the listener heard
+        {"role": "user", "content": "stop"},  # nothing was heard of the answer to this
+    ]
+
+
 async def test_finish_message_stores_timings_and_times_are_utc(db: Database) -> None:
     alice = await _user(db)
     async with db.session() as s:

@@ -35,6 +35,8 @@ class StandInSpeech:
         self.spoken: list[str] = []
         self.calls: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}  # hold synthesis of a text until set
+        self.heard: list[str] = []  # transcripts to give, one per call, before `transcript`
+        self.stt_gate: asyncio.Event | None = None  # hold recognition until set
 
     async def vad_trim(self, audio: Any) -> Any:
         self.calls.append("vad")
@@ -42,7 +44,9 @@ class StandInSpeech:
 
     async def transcribe(self, audio: Any, *, language: str | None = None) -> Heard:
         self.calls.append("stt")
-        return Heard(self.transcript)
+        if self.stt_gate is not None:
+            await self.stt_gate.wait()
+        return Heard(self.heard.pop(0) if self.heard else self.transcript)
 
     async def speak(self, clause: str, *, voice: Any = None) -> AudioChunk:
         if clause in self.gates:

@@ -31,10 +31,21 @@ def spoken_wav(text: str, path: Path, *, speed: int = 150) -> bytes:
     return data
 
 
+def spoken_samples(text: str, path: Path, *, speed: int = 150) -> np.ndarray:
+    """`text` spoken by espeak-ng as 16 kHz float32 samples, without the silence around it."""
+    samples = decode(spoken_wav(text, path, speed=speed), max_seconds=600).samples
+    loud = np.flatnonzero(np.abs(samples) > 0.01)
+    return samples[loud[0] : loud[-1] + 1] if len(loud) else samples
+
+
 def pcm16_frames(wav: bytes, *, frame_ms: int = 100, silence_s: float = 0.0) -> list[bytes]:
     """The WAV as 16 kHz mono PCM16 frames, as a browser's AudioWorklet would send, then silence."""
-    audio = decode(wav, max_seconds=60)
-    samples = np.concatenate([audio.samples, np.zeros(int(silence_s * 16000), np.float32)])
+    return samples_frames(decode(wav, max_seconds=60).samples, frame_ms=frame_ms, silence_s=silence_s)
+
+
+def samples_frames(samples: np.ndarray, *, frame_ms: int = 100, silence_s: float = 0.0) -> list[bytes]:
+    """16 kHz float32 samples as PCM16 frames, then `silence_s` of silence."""
+    samples = np.concatenate([samples, np.zeros(int(silence_s * 16000), np.float32)])
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
     step = 16000 * 2 * frame_ms // 1000
     return [pcm[i : i + step] for i in range(0, len(pcm), step)]

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def socket(backend: Proc, token: str | None) -> Iterator[ClientConnection]:
+def socket(backend: Proc, token: str | None, **options: Any) -> Iterator[ClientConnection]:
     url = backend.url.replace("http://", "ws://") + "/api/voice/ws" + (f"?token={token}" if token else "")
-    with connect(url, open_timeout=30, max_size=2**24) as ws:
+    with connect(url, open_timeout=30, max_size=2**24, **options) as ws:
         yield ws
 
 
@@ -131,3 +131,29 @@ def test_sockets_need_a_user_and_well_formed_messages(backend: Proc, alice: http
         ws.send(b"\0" * 3)  # odd length: not PCM16
         assert json.loads(ws.recv(timeout=30))["code"] == "bad_audio_frame"
     assert alice.get("/api/auth/me").status_code == 200
+
+
+def test_a_playback_report_saves_the_answer_as_heard(
+    backend: Proc, alice: httpx.Client, story_question: bytes
+) -> None:
+    """The browser says how far it played (clause and offset) when the user cut in: the saved
+    answer is cut there, word by word within the clause, and marked interrupted."""
+    seen: list[dict[str, Any]] = []
+    with socket(backend, token_of(alice)) as ws:
+        read_until(ws, "ready", seen)
+        ws.send(json.dumps({"type": "start"}))
+        say(ws, story_question)
+        first = read_until(ws, "audio", seen)
+        ws.send(json.dumps({"type": "cancel"}))
+        read_until(ws, "interrupted", seen)
+        message_id = next(e for e in seen if e["type"] == "session")["assistant_message_id"]
+        ws.send(json.dumps({"type": "played", "message_id": message_id, "index": 0, "offset_s": 0.8}))
+        truncated = read_until(ws, "truncated", seen)
+        ws.send(json.dumps({"type": "played", "message_id": message_id, "index": "x", "offset_s": 1}))
+        assert json.loads(ws.recv(timeout=30))["code"] == "bad_message"
+        session_id = next(e for e in seen if e["type"] == "session")["session_id"]
+    heard = truncated["text"]
+    assert truncated["message_id"] == message_id
+    assert heard and first["text"].startswith(heard) and len(heard) < len(first["text"]), (heard, first)
+    saved = answer_of(alice, session_id)
+    assert saved["status"] == "interrupted" and saved["content"] == heard

@@ -2,6 +2,13 @@
 
 Both save the exchange in a chat session (kind "voice"): the transcript before the LLM is
 called, the answer when the turn ends (interrupted answers cut to what was spoken).
+
+The socket: binary frames are 16 kHz PCM16; text frames are control messages ("start",
+"stop", "cancel", "ping" → "pong", and "played": on barge-in the client says how far it
+played an answer — clause `index`, `offset_s` into it — and the answer is saved as heard,
+answered with "truncated"). Server events: "ready", "listening", "speech_started",
+"speech_ended" (`cut`: the length limit, the user talks on), "heard" (each piece's words,
+while the user may still talk), "interrupted", then each turn's events.
 """
 
 from __future__ import annotations
@@ -211,9 +218,33 @@ async def _control(session: RealtimeSession, text: str, svc: Services, user_id: 
         await session.stop()
     elif kind == "cancel":
         await session.interrupt()
+    elif kind == "played":
+        await _played(session, msg, send)
+    elif kind == "ping":  # the session is alive and reading (answered even while speech is heard)
+        await send({"type": "pong", "id": _str(msg.get("id"))})
     else:
-        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel", ...}'
+        message = 'control messages are JSON: {"type": "start"|"stop"|"cancel"|"played"|"ping", ...}'
         await send(ev.to_ws(ev.Error("bad_message", message)))
+
+
+async def _played(session: RealtimeSession, msg: dict[str, Any], send: Send) -> None:
+    """{"type": "played", "message_id", "index", "offset_s"}: how far the client played an answer."""
+    message_id, index, offset = msg.get("message_id"), msg.get("index"), msg.get("offset_s")
+    valid = (
+        isinstance(message_id, str)
+        and type(index) is int
+        and 0 <= index < 10_000
+        and isinstance(offset, int | float)
+        and not isinstance(offset, bool)
+        and 0 <= offset < 3600
+    )
+    if not valid:
+        message = 'played is {"type": "played", "message_id": str, "index": int >= 0, "offset_s": seconds}'
+        await send(ev.to_ws(ev.Error("bad_message", message)))
+        return
+    assert isinstance(message_id, str) and isinstance(index, int) and isinstance(offset, int | float)
+    if await session.played(message_id, index, float(offset)) is None:
+        await send(ev.to_ws(ev.Error("message_not_found", "no answer with that id in this session")))
 
 
 def _str(value: Any) -> str | None:

@@ -3,7 +3,10 @@
 `SileroStream` gives a speech probability per 32 ms window (one stateful Silero instance per
 stream: its state follows the audio, so it cannot be shared between sockets). `Endpointer`
 turns probabilities into two moments: speech started (barge-in, warm the model) and the turn
-ended (enough silence after speech, or too long), with the utterance's audio.
+ended (enough silence after speech), with the utterance's audio. An utterance that grows too
+long is cut (at its quietest moment near the limit) and handed out as a turn of its own while
+the speech goes on: nothing said is dropped, and the continuation is not a new start (no
+barge-in on the answer to the part that was cut).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SileroStream:
 class Moment:
     kind: Literal["speech_started", "turn_ended"]
     audio: np.ndarray | None = None  # float32 16 kHz, for turn_ended
+    cut: bool = False  # ended by the length limit: the user is still speaking
 
 
 class Endpointer:
@@ -62,12 +66,14 @@ class Endpointer:
         self.max_windows = max(1, int(max_s * 1000 / ms_per_window))
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, round(preroll_ms / ms_per_window)))
         self._utterance: list[np.ndarray] = []
+        self._probs: list[float] = []  # one per window of the utterance
+        self._lookback = max(1, round(2000 / ms_per_window))  # a cut looks this far back for a pause
         self._run = 0  # speech windows in a row (before start) or silent windows in a row (after)
         self.speaking = False
 
     def reset(self) -> None:
         self._preroll.clear()
-        self._utterance = []
+        self._utterance, self._probs = [], []
         self._run = 0
         self.speaking = False
 
@@ -76,20 +82,36 @@ class Endpointer:
             self._preroll.append(window)
             self._run = self._run + 1 if prob >= self.threshold else 0
             if self._run >= self.start_windows:
-                self.speaking, self._run = True, 0
                 self._utterance = list(self._preroll)
+                voiced = min(self._run, len(self._utterance))
+                self._probs = [0.0] * (len(self._utterance) - voiced) + [1.0] * voiced
+                self.speaking, self._run = True, 0
                 self._preroll.clear()
                 return Moment("speech_started")
             return None
         self._utterance.append(window)
+        self._probs.append(prob)
         self._run = 0 if prob >= self.release else self._run + 1
-        if self._run >= self.end_windows or len(self._utterance) >= self.max_windows:
+        if self._run >= self.end_windows:
             return self.end()
+        if len(self._utterance) >= self.max_windows:
+            return self._cut()
         return None
 
+    def _cut(self) -> Moment:
+        """Too long: hand out what was said up to the quietest window of the last ~2 s (least
+        likely inside a word) and keep listening; the rest starts the next piece."""
+        probs = self._probs
+        first = max(1, len(probs) - min(self._lookback, len(probs) // 4))
+        at = min(range(first, len(probs)), key=lambda i: (probs[i], -i)) + 1
+        audio = np.concatenate(self._utterance[:at])
+        self._utterance, self._probs = self._utterance[at:], probs[at:]
+        return Moment("turn_ended", audio, cut=True)
+
     def end(self) -> Moment | None:
-        """End the turn now (silence, push-to-talk release); None when no speech was going on."""
-        if not self.speaking:
+        """End the turn now (silence, push-to-talk release); None when no speech was going on
+        (or, after a cut, nothing but silence followed)."""
+        if not self.speaking or not any(p >= self.release for p in self._probs):
             self.reset()
             return None
         keep = max(1, len(self._utterance) - max(0, self._run - 3))  # drop the silence, keep ~0.1 s

@@ -167,6 +167,15 @@ class Turn:
                 return
             if self._cancelled:
                 return
+            async for event in self.reply(text, language):
+                yield event
+        finally:
+            await self._close()
+
+    async def reply(self, text: str, language: str | None = None) -> AsyncIterator[ev.TurnEvent]:
+        """A turn from words already heard (the realtime session transcribes while the user
+        talks): they are saved even when the turn was cancelled meanwhile, then answered."""
+        try:
             try:
                 started = await self.begin(text)
             except Exception:
@@ -197,7 +206,8 @@ class Turn:
             model=o.model, messages=messages, options=dict(o.llm_options), keep_alive=o.keep_alive
         )
         stages = self._stages
-        stages.start(request)
+        if not self._cancelled:  # cancelled while the words were saved: no answer to start
+            stages.start(request)
         saved_at = self._clock()
         while not self._cancelled:
             item = await stages.out.get()

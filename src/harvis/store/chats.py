@@ -79,10 +79,14 @@ async def list_messages(session: AsyncSession, *, session_id: str) -> list[Messa
 
 
 async def history(session: AsyncSession, *, session_id: str, limit: int = 200) -> list[dict[str, str]]:
-    """The conversation so far as LLM messages: complete messages only, oldest first."""
+    """The conversation so far as LLM messages, oldest first: complete messages, and spoken
+    answers that were interrupted as far as the listener heard them (saved cut there)."""
     stmt = (
         select(Message.role, Message.content)
-        .where(Message.session_id == session_id, Message.status == "complete")
+        .where(
+            Message.session_id == session_id,
+            (Message.status == "complete") | ((Message.status == "interrupted") & (Message.content != "")),
+        )
         .order_by(Message.pk.desc())
         .limit(limit)
     )

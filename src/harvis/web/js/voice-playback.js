@@ -11,6 +11,7 @@ export class Player {
     this.chain = Promise.resolve();
     this.generation = 0; // bumped by stop(): clips still being decoded are then dropped
     this.played = 0; // clips that played to their end (tests read it from the panel)
+    this.clauses = []; // the answer's clips as scheduled: {index, start, duration} (not fillers)
     this.onPlayed = () => {};
   }
 
@@ -24,24 +25,27 @@ export class Player {
     return this.sources.size > 0;
   }
 
-  /** Queue a base64 WAV clip after the ones already queued. */
-  enqueue(base64) {
+  /** Queue a base64 WAV clip after the ones already queued; `index` is the answer's clause
+   * number (the server's audio index), null for a filler. */
+  enqueue(base64, index = null) {
     const generation = this.generation;
     this.chain = this.chain.then(async () => {
       this.unlock();
       const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
       const buffer = await this.ctx.decodeAudioData(bytes.buffer);
       if (generation !== this.generation) return;
-      this.schedule(buffer);
+      this.schedule(buffer, index);
     }).catch((err) => console.warn("could not play an audio clip", err));
   }
 
-  schedule(buffer) {
+  schedule(buffer, index = null) {
     const source = this.ctx.createBufferSource();
     source.buffer = buffer;
     source.connect(this.ctx.destination);
     const start = Math.max(this.ctx.currentTime + 0.02, this.nextTime);
     this.nextTime = start + buffer.duration;
+    if (index === 0) this.clauses = []; // a new answer
+    if (index !== null) this.clauses.push({ index, start, duration: buffer.duration });
     const wasPlaying = this.playing;
     this.sources.add(source);
     source.onended = () => {
@@ -52,6 +56,17 @@ export class Player {
     };
     source.start(start);
     if (!wasPlaying) this.onChange(true);
+  }
+
+  /** How far the answer has played: the clause playing (or the last one that ended) and the
+   * seconds into it; null before any of it played. */
+  position() {
+    if (!this.ctx) return null;
+    const now = this.ctx.currentTime;
+    const started = this.clauses.filter((c) => c.start <= now);
+    if (!started.length) return null;
+    const last = started[started.length - 1];
+    return { index: last.index, offset_s: Math.min(last.duration, now - last.start) };
   }
 
   /** Silence now and forget everything queued. */

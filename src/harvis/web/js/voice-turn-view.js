@@ -29,7 +29,7 @@ export class VoiceTurnView {
       this.answer?.appendContent(data.text || "");
       chat.followBottom();
     } else if (type === "audio" || type === "filler") {
-      player.enqueue(data.data);
+      player.enqueue(data.data, type === "audio" ? data.index : null);
       if (type === "audio") this.spoken.push(data.text || "");
     } else if (type === "done") {
       this.finish(data.status || "complete", data);
@@ -38,6 +38,13 @@ export class VoiceTurnView {
       this.ctx.onError(data);
       this.ended = true;
     }
+  }
+
+  /** The server saved the answer cut to what was heard (after a playback report). */
+  heard(text) {
+    if (!this.answer) return;
+    this.answer.content = text;
+    this.answer.update({ status: "interrupted" });
   }
 
   /** The answer ended; an interrupted one shows only what was spoken, as the server saved it. */

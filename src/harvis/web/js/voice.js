@@ -120,7 +120,7 @@ export function mountVoice(panel, ctx) {
     stopAll();
     const ws = new WebSocket(voiceApi.socketUrl());
     ws.binaryType = "arraybuffer";
-    live = { ws, stopMic: null, view: null };
+    live = { ws, stopMic: null, view: null, views: new Map(), playingId: null };
     const session = live;
     ws.onmessage = (e) => onLiveEvent(session, JSON.parse(e.data));
     ws.onclose = () => {
@@ -145,10 +145,18 @@ export function mountVoice(panel, ctx) {
     } else if (type === "listening") {
       setState("listening");
     } else if (type === "speech_started") {
+      reportPlayed(session); // saved as heard: the server cuts the answer where it stopped
       player.stop(); // talking over the answer: silence it now, the server stops generating
     } else if (type === "speech_ended") {
       setState("thinking");
+    } else if (type === "session") {
+      // A turn's events begin here (pieces heard meanwhile may have joined into one turn).
       session.view = new VoiceTurnView({ chat: ctx.chat, player, model: ctx.getModel(), onError: fail });
+      session.view.handle(type, data);
+      session.views.set(data.assistant_message_id, session.view);
+      if (session.views.size > 4) session.views.delete(session.views.keys().next().value);
+    } else if (type === "truncated") {
+      session.views.get(data.message_id)?.heard(data.text || "");
     } else if (type === "interrupted") {
       player.stop();
       session.view?.finish("interrupted");
@@ -156,12 +164,24 @@ export function mountVoice(panel, ctx) {
     } else if (type === "error" && data.code === "unauthorized") {
       stopLive();
       fail(data);
+    } else if (type === "error" && !data.message_id) {
+      fail(data); // not about an answer (nothing heard, a bad message)
     } else if (session.view) {
       session.view.handle(type, data);
+      if (type === "audio") session.playingId = session.view.ids?.assistant_message_id;
       if (type === "done" && !player.playing) setState("listening");
     } else if (type === "error") {
       fail(data);
     }
+  }
+
+  /** Tell the server how far the answer playing now was heard (clause and offset). */
+  function reportPlayed(session) {
+    if (!player.playing || session.ws.readyState !== WebSocket.OPEN) return;
+    const position = player.position();
+    const id = session.playingId;
+    if (!position || !id) return;
+    session.ws.send(JSON.stringify({ type: "played", message_id: id, ...position }));
   }
 
   function stopLive(reason) {
@@ -180,9 +200,12 @@ export function mountVoice(panel, ctx) {
 
   // ---- stop: silence the answer and stop generating it
   function stopAll() {
+    if (live && live.ws.readyState === WebSocket.OPEN) {
+      live.ws.send(JSON.stringify({ type: "cancel" }));
+      reportPlayed(live);
+    }
     player.stop();
     if (turnAbort) turnAbort.abort();
-    if (live && live.ws.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify({ type: "cancel" }));
   }
   stopAudio.addEventListener("click", () => {
     stopAll();
