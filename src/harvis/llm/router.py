@@ -353,32 +353,7 @@ class Router:
 
     async def check(self) -> dict[str, Any]:
         """For /health/ready: which nodes answer now (bounded time)."""
-        nodes = [n for n in self._registry.nodes.values() if isinstance(n.client, OllamaClient)]
-
-        async def one(node: Any) -> dict[str, Any]:
-            try:
-                async with asyncio.timeout(CHECK_TIMEOUT_S):
-                    version = await node.client.version()
-                return {"url": node.url, "ok": True, "detail": f"version {version}"}
-            except (LLMError, TimeoutError) as exc:
-                return {"url": node.url, "ok": False, "detail": getattr(exc, "message", "timed out")}
-
-        results = list(await asyncio.gather(*(one(n) for n in nodes)))
-        reachable = {r["url"] for r in results if r["ok"]}
-        serving = [
-            d
-            for d in self._registry.groups.get(self.default_model, [])
-            if d.node.provider != "ollama" or d.node.url in reachable
-        ]
-        detail = (
-            f"{len(serving)} deployment(s) of {self.default_model} reachable"
-            if serving
-            else f"no reachable deployment of {self.default_model}"
-        )
-        disabled = self._registry.disabled_report()
-        if disabled:
-            detail += "; disabled: " + ", ".join(f"{d['model']} ({d['reason']})" for d in disabled)
-        return {"ok": bool(serving), "detail": detail, "nodes": results, "disabled": disabled}
+        return await router_status.check(self._registry, self.default_model, CHECK_TIMEOUT_S)
 
 
 class _Exhausted(Exception):
