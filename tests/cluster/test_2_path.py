@@ -5,6 +5,7 @@ messages in PostgreSQL (postgres.yaml) surviving the backend pod's deletion."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,7 +67,20 @@ def test_postgres_keeps_everything_when_the_backend_pod_is_deleted(cluster: Real
     )
     assert new[0]["spec"]["nodeName"] == NODE_2
     cluster.rollout("deploy/harvis-ai-backend-workstation")
-    speech = httpx.get(f"{ui}/health/ready", timeout=30).json()["checks"]["speech"]["models"]
+    # The Service's endpoints follow the new pod a moment after it is Ready (kube-proxy), and nginx
+    # answers 502 until then: wait for the backend's own answer, bounded, and say what came instead.
+    answers: list[tuple[int, str]] = []
+
+    def ready_checks() -> Any:
+        r = httpx.get(f"{ui}/health/ready", timeout=30)
+        answers.append((r.status_code, r.text[:300]))
+        return r.json().get("checks") if r.status_code == 200 else None
+
+    try:
+        checks = wait_until(ready_checks, timeout=60, what="/health/ready through nginx", every=1.0)
+    except AssertionError:
+        raise AssertionError(f"/health/ready never answered 200 after the rollout: {answers[-1]}") from None
+    speech = checks["speech"]["models"]
     assert {m["state"] for m in speech} == {"ready"}, speech
     # Same user, same session, every message: they live in PostgreSQL, not in the pod.
     again = login(ui, "alice", timeout=300)
