@@ -23,6 +23,7 @@ from harvis.speech import matching
 from harvis.speech.audio import STT_RATE, Audio, to_rate
 from harvis.speech.service import SpeechService
 from harvis.speech.tts import VoiceRef
+from harvis.speech.voices import VoiceLibrary
 
 UTTERANCES = {
     "short": "Turn on the lights.",
@@ -49,7 +50,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 async def bench(repeats: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="harvis-bench-"))
-    svc = SpeechService.from_settings(Settings(data_dir=data_dir, speech=SpeechSettings(stt_threads=1)))
+    settings = Settings(data_dir=data_dir, speech=SpeechSettings(stt_threads=1))
+    svc = SpeechService.from_settings(settings)
+    voices = VoiceLibrary(svc, settings.speech, data_dir=data_dir)  # the probe clip a match is fitted to
     out: dict[str, Any] = {"load": {}}
     for resident in svc.residents:  # sequential: each RSS delta is that model's own
         await resident.get()
@@ -116,7 +119,7 @@ async def bench(repeats: int) -> dict[str, Any]:
     ref = to_rate(Audio(ref_pcm, ref_chunks[0].sample_rate), STT_RATE)
     encoder = await svc.speaker.get()
     t0 = time.perf_counter()
-    probe, rate = await svc.voices._probe_audio()
+    probe, rate = await voices._probe_audio()
     params = matching.fit(ref.samples, probe, rate, encoder)
     fit_s = time.perf_counter() - t0
     matched = VoiceRef(id="bench", name="bench", mode="match", engine="piper", speaker_data=params.to_json())
