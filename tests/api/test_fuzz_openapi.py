@@ -18,6 +18,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.support.backend import login, signup, start_backend, token_of
 from tests.support.llm_node import start_llm_node
@@ -88,6 +89,10 @@ def test_no_input_makes_a_server_error(case: Any, fuzz_backend: tuple[Proc, str]
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}\n"
         f"{backend.log()[-3000:]}"
     )
+    # What the answer says must match the schema: status, content type, headers, body, Allow.
+    # Not judged here: whether the server is exactly as strict as the schema about the request
+    # (positive/negative data checks), which the routes' own tests cover.
+    case.validate_response(response, excluded_checks=[positive_data_acceptance, negative_data_rejection])
 
 
 def test_the_backend_survived_the_fuzzing(fuzz_backend: tuple[Proc, str]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
 from harvis.api import (
     audio,
@@ -113,6 +115,21 @@ async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
     stack.push_async_callback(stop)
 
 
+class WebUI(Mount):
+    """The static web UI at /: GET and HEAD outside the API's prefixes only, so that a wrong
+    method on an API path gets that path's own 405 and `Allow`, not the file server's."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and (
+            scope["method"] not in ("GET", "HEAD") or scope["path"].startswith(API_PREFIXES)
+        ):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+API_PREFIXES = ("/api/", "/v1/", "/health/")
+
+
 def create_app(settings: Settings, *, router: Router | None = None, start_node: bool = True) -> FastAPI:
     svc = Services(
         settings=settings,
@@ -166,5 +183,5 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
     schema_docs.install(app)
     if (WEB_DIR / "index.html").exists():
         # Last, so every API route above wins over a file of the same name.
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        app.router.routes.append(WebUI("/", app=StaticFiles(directory=WEB_DIR, html=True), name="web"))
     return app

@@ -94,7 +94,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return error_response(request, status, _CODES.get(status, "http_error"), message, exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:  # Starlette names one route's methods; a path may have several routes
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(request, status, _CODES.get(status, "http_error"), message, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path."""
+    path = request.url.path
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(path):
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 DB_RETRY_AFTER_S = "5"

@@ -27,6 +27,14 @@ class ErrorOut(BaseModel):
 
 
 Responses = dict[int | str, dict[str, Any]]
+# One Server-Sent Event as clients parse it: a name (absent for /v1's unnamed events) and its
+# data line (JSON, or [DONE]); the example below shows what each name carries.
+SSE_EVENT = {
+    "type": "object",
+    "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+    "required": ["data"],
+}
+
 _ERRORS = {
     400: "Bad input (malformed JSON, unusable audio, limits)",
     401: "No valid credential",
@@ -70,7 +78,7 @@ def _events_response(events: list[ev.TurnEvent]) -> dict[str, Any]:
         "The stream ends after `done` or `error`.",
         "content": {
             "text/event-stream": {
-                "schema": {"type": "string"},
+                "schema": SSE_EVENT,
                 "example": "".join(ev.to_sse(e) for e in events),
             }
         },
@@ -94,7 +102,7 @@ COMPLETIONS: Responses = {
         "content": {
             "application/json": {"schema": {"type": "object"}},
             "text/event-stream": {
-                "schema": {"type": "string"},
+                "schema": SSE_EVENT,
                 "example": (sse_data(_COMPLETION_CHUNK) + sse_data("[DONE]")).decode(),
             },
         },
