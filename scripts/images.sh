@@ -75,11 +75,13 @@ TIMES="$CACHE/build-times.txt"
 
 label() { podman image inspect --format '{{ index .Labels "harvis.key" }}' "$1" 2>/dev/null || true; }
 
-timed() {  # NAME CMD…: run, and note the seconds it took
-  local name=$1 t0=$SECONDS; shift
+timed() {  # NAME CMD…: run, note the seconds it took, and fail as the command did
+  # (set -e does not reach into a function called left of `||`: the status is passed on here).
+  local name=$1 t0=$SECONDS rc=0; shift
   echo "images: $name"
-  "$@"
+  "$@" || rc=$?
   echo "$name $((SECONDS - t0))" >> "$TIMES"
+  return "$rc"
 }
 
 # 1. The Debian base: keyed by its package list, the mirror and the machine's extra CA certificates.
