@@ -4,14 +4,9 @@ leaves a non-streamed answer stops its generation (a real `harvis llm-node` proc
 
 from __future__ import annotations
 
-import json
-import socket
-from urllib.parse import urlsplit
-
 import httpx
 
-from tests.support.llm_node import SMALL_MODEL, metric
-from tests.support.processes import wait_until
+from tests.support.llm_node import SMALL_MODEL, metric, tokens_after_leaving
 
 RENDERS = "harvis_llm_node_prompt_renders_total"
 
@@ -61,37 +56,13 @@ def test_too_many_messages_or_too_long_a_prompt_is_a_400(http: httpx.Client) -> 
 
 
 def test_a_non_streamed_answer_stops_when_its_client_leaves(http: httpx.Client) -> None:
-    cancelled = {"model": SMALL_MODEL, "done_reason": "cancelled"}
-    before = metric(http, "harvis_llm_node_generations_total", **cancelled)
-    tokens_before = metric(http, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion")
-    first_tokens = metric(http, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL)
-    body = json.dumps(
-        {
-            "model": SMALL_MODEL,
-            "raw": True,
-            "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
-            "stream": False,
-            "options": {"temperature": 0, "num_predict": 1500},
-        }
-    ).encode()
-    url = urlsplit(str(http.base_url))
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=30) as sock:
-        head = f"POST /api/generate HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-        sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        wait_until(
-            lambda: metric(http, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL) > first_tokens,
-            timeout=60,
-            what="the first token of the non-streamed answer",
-            every=0.05,
-        )
+    body = {
+        "model": SMALL_MODEL,
+        "raw": True,
+        "prompt": "1, 2, 3, 4, 5, 6, 7, 8,",
+        "stream": False,
+        "options": {"temperature": 0, "num_predict": 1500},
+    }
     # The client is gone before any byte of the answer: the node must stop the token loop.
-    wait_until(
-        lambda: metric(http, "harvis_llm_node_generations_total", **cancelled) == before + 1,
-        timeout=60,
-        what="the non-streamed generation to be cancelled",
-        every=0.05,
-    )
-    generated = (
-        metric(http, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion") - tokens_before
-    )
+    generated = tokens_after_leaving(http, str(http.base_url), "/api/generate", body)
     assert generated < 1500 / 2, f"{generated:.0f} tokens: the loop ran on after the client left"

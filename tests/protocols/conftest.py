@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.backend import login, running_backend, signup
+from tests.support.backend import running_backend, signup
 from tests.support.processes import Proc, free_port
-from tests.support.voice_e2e import spoken_wav
+from tests.support.voice_fixtures import alice, bob, question_dir, sky_question, story_question  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -42,35 +41,3 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     with running_backend(data_dir, env=env, timeout=300) as proc:
         signup(proc.url, "alice")  # the first account: admin, and the one Wyoming answers for
         yield Backend(proc, port, data_dir)
-
-
-@pytest.fixture(scope="package")
-def alice(backend: Backend) -> Iterator[httpx.Client]:
-    client = login(backend.url, "alice", timeout=300)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="package")
-def bob(backend: Backend, alice: httpx.Client) -> Iterator[httpx.Client]:
-    r = alice.patch("/api/admin/settings", json={"allow_signup": True})
-    assert r.status_code == 200, r.text
-    signup(backend.url, "bob")
-    client = login(backend.url, "bob", timeout=300)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="package")
-def question_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("questions")
-
-
-@pytest.fixture(scope="package")
-def sky_question(question_dir: Path) -> bytes:
-    return spoken_wav("What color is the sky on a clear day?", question_dir / "sky.wav")
-
-
-@pytest.fixture(scope="package")
-def story_question(question_dir: Path) -> bytes:
-    return spoken_wav("Tell me a long story about a brave dragon.", question_dir / "story.wav")

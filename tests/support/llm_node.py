@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.processes import HARVIS, Proc, free_port, spawn
+from tests.support.processes import HARVIS, Proc, free_port, spawn, wait_until
 
 SMALL_MODEL = "smollm2:135m"
 
@@ -70,6 +74,37 @@ def metric(client: httpx.Client, name: str, **labels: str) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(m.group(3))
     return 0.0
+
+
+def tokens_after_leaving(
+    node: httpx.Client, url: str, path: str, body: dict[str, Any], headers: Mapping[str, str] = {}
+) -> float:
+    """POST a non-streamed `body` to url+path over a raw socket, hang up as soon as the node has
+    produced its first token, wait (bounded) until the node counts that generation as cancelled,
+    and return how many completion tokens it generated in all."""
+    cancelled = {"model": SMALL_MODEL, "done_reason": "cancelled"}
+    before = metric(node, "harvis_llm_node_generations_total", **cancelled)
+    tokens_before = metric(node, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion")
+    first_tokens = metric(node, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL)
+    data = json.dumps(body).encode()
+    where = urlsplit(url)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Type": "application/json"}.items())
+    request = f"POST {path} HTTP/1.1\r\nHost: {where.netloc}\r\n{head}Content-Length: {len(data)}\r\n\r\n"
+    with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), timeout=30) as sock:
+        sock.sendall(request.encode() + data)
+        wait_until(
+            lambda: metric(node, "harvis_llm_node_ttft_seconds_count", model=SMALL_MODEL) > first_tokens,
+            timeout=120,
+            what="the node to start answering",
+            every=0.05,
+        )
+    wait_until(
+        lambda: metric(node, "harvis_llm_node_generations_total", **cancelled) == before + 1,
+        timeout=60,
+        what="the generation to be cancelled after its client left",
+        every=0.05,
+    )
+    return metric(node, "harvis_llm_node_tokens_total", model=SMALL_MODEL, kind="completion") - tokens_before
 
 
 # A model whose chat template renders tools (Qwen2.5's Hermes-style <tool_call> blocks).
