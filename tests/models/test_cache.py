@@ -4,10 +4,8 @@ atomic and idempotent, sha256-checked, verified, with progress output."""
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from harvis.models.manifest import MANIFEST
 from harvis.models.progress import Progress
 from harvis.models.remote import RemoteFile, RemoteModel
 from harvis.models.verify import Speed, read_speed, speed_advice, verify, verify_dir
+from tests.support.model_hub import static_files
 
 
 def sha(data: bytes) -> str:
@@ -140,22 +139,8 @@ def hub(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "hub"
     root.mkdir()
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with static_files(root) as url:
+        yield url, root
 
 
 def test_download_errors_are_clear_and_atomic(tmp_path: Path, hub: tuple[str, Path]) -> None:

@@ -5,12 +5,10 @@ download resumed with Range, atomic and idempotent; mirrors and directories as s
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from harvis.models.cache import MANIFEST, FetchError, copy_from, fetch, read_man
 from harvis.models.download import fetch_remote
 from harvis.models.manifest import read_source
 from harvis.models.remote import REMOTE
-from tests.support.model_hub import COMMIT, Hub, serve
+from tests.support.model_hub import COMMIT, Hub, serve, static_files
 
 REPO = "ResembleAI/chatterbox"
 FILES = {
@@ -130,22 +128,8 @@ def plain_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
     root.mkdir()
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with static_files(root) as url:
+        yield url, root
 
 
 def test_a_mirror_of_a_model_cache_is_checked_against_its_manifest(

@@ -103,12 +103,34 @@ def serve(root: Path) -> Iterator[Hub]:
             if cut is not None:
                 self.close_connection = True  # fewer bytes than promised: the client sees a drop
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _running(Handler) as url:
+        hub.url = url
+        yield hub
+
+
+@contextmanager
+def static_files(root: Path) -> Iterator[str]:
+    """A plain static HTTP server of `root` on 127.0.0.1 (no hub metadata): a mirror of a model
+    cache, or a hub laid out as /REPO/resolve/REVISION/FILE. Yields its URL."""
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with _running(Handler) as url:
+        yield url
+
+
+@contextmanager
+def _running(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield hub
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
