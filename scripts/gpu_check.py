@@ -41,6 +41,19 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _speak_answer(engine: Any, voice: Any, *, sync: bool) -> tuple[float, float, float]:
+    """Speak ANSWER clause by clause, as a voice turn does: (first audio s, total s, audio s).
+    `sync` waits for the GPU after each clause (torch runs asynchronously on CUDA)."""
+    t0, first, audio_s = time.perf_counter(), 0.0, 0.0
+    for clause in ANSWER:
+        pcm = engine.synthesize(clause, voice=voice)
+        if sync:
+            _sync(engine.device)
+        first = first or time.perf_counter() - t0
+        audio_s += len(pcm) / engine.sample_rate
+    return first, time.perf_counter() - t0, audio_s
+
+
 def chatterbox(device: str, work: Path, speech_tokens: int) -> Row:
     from tests.support.chatterbox_checkpoint import make, reference_clip
 
@@ -51,13 +64,7 @@ def chatterbox(device: str, work: Path, speech_tokens: int) -> Row:
     engine, load_s = _timed(lambda: ChatterboxEngine(ckpt, device=device).load())
     voice = VoiceRef("v", "v", "clone", "chatterbox", reference=reference_clip(work / "ref.wav", 8.0))
     _, prepare_s = _timed(lambda: engine.synthesize("Warm up.", voice=voice))  # conditionals + first run
-    t0, first, audio_s = time.perf_counter(), 0.0, 0.0
-    for clause in ANSWER:  # clause by clause, as a voice turn speaks them
-        pcm = engine.synthesize(clause, voice=voice)
-        _sync(engine.device)
-        first = first or time.perf_counter() - t0
-        audio_s += len(pcm) / engine.sample_rate
-    total = time.perf_counter() - t0
+    first, total, audio_s = _speak_answer(engine, voice, sync=True)
     info = engine.runtime()
     return {
         "engine": "chatterbox",
@@ -106,12 +113,7 @@ def piper(device: str, work: Path) -> Row:
     engine, load_s = _timed(lambda: PiperEngine(resolve("piper-joe", work / "models"), device=device).load())
     voice = VoiceRef("joe", "joe", "builtin", "piper")
     engine.synthesize("Warm up.", voice=voice)
-    t0, first, audio_s = time.perf_counter(), 0.0, 0.0
-    for clause in ANSWER:
-        pcm = engine.synthesize(clause, voice=voice)
-        first = first or time.perf_counter() - t0
-        audio_s += len(pcm) / engine.sample_rate
-    total = time.perf_counter() - t0
+    first, total, audio_s = _speak_answer(engine, voice, sync=False)
     info = engine.runtime()
     return {
         "engine": "piper joe",
