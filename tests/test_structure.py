@@ -19,9 +19,10 @@ LAYERS: dict[str, set[str]] = {
     "models": set(),
     "llm": {"models"},
     "speech": {"models", "store"},
-    "pipeline": {"llm", "speech", "store"},
-    "wyoming": {"llm", "speech", "pipeline", "store", "models"},
-    "api": {"llm", "speech", "pipeline", "store", "models", "wyoming"},
+    "tools": {"llm", "store"},
+    "pipeline": {"llm", "speech", "store", "tools"},
+    "wyoming": {"llm", "speech", "pipeline", "store", "models", "tools"},
+    "api": {"llm", "speech", "pipeline", "store", "models", "wyoming", "tools"},
     "doctor": {"llm", "speech", "store", "models"},
 }
 ANYWHERE = {"config", "errors"}

@@ -175,6 +175,19 @@ class WyomingSettings(BaseModel):
     conversations: int = 1000  # Home Assistant conversation ids remembered (oldest forgotten)
 
 
+class ToolSettings(BaseModel):
+    """Tools the assistant may use while it answers (text chats and voice turns)."""
+
+    enabled: bool = True  # False: answers never call tools
+    max_rounds: int = 4  # tool rounds per answer; past that the model must answer in words
+    timeout_s: float = 10.0  # one tool call; past that the model is told it did not answer
+    cue_after_s: float = 1.0  # a voice turn says `cue_text` when a tool takes longer than this
+    cue_text: str = "Let me check."
+    # MCP servers users may be given (an admin enables them per user): a JSON file in the
+    # usual {"mcpServers": {name: {"command", "args", "env"} | {"url"}}} shape; "" = none.
+    mcp_config: str = ""
+
+
 class AuthSettings(BaseModel):
     token_ttl_s: int = 7 * 24 * 3600
     login_attempts_per_minute: int = Field(default=10, ge=1)  # failures per account and address
@@ -211,6 +224,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     auth: AuthSettings = AuthSettings()
     wyoming: WyomingSettings = WyomingSettings()
+    tools: ToolSettings = ToolSettings()
 
     @property
     def resolved_models_dir(self) -> Path:

@@ -4,8 +4,10 @@ next turn's LLM context holds only what was heard."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -59,4 +61,37 @@ async def test_a_playback_report_cuts_the_saved_answer_and_the_next_context(db: 
     context = llm.requests[1].messages
     assistant = [m["content"] for m in context if m["role"] == "assistant"]
     assert assistant == [expected]  # only what was heard, not what was generated
+    await h.session.close()
+
+
+class SlowEndSave(DbRecorder):
+    """The end-of-answer save ("complete") takes a while, as a busy database does."""
+
+    entered = asyncio.Event()
+
+    async def finish(self, **fields: Any) -> None:
+        if fields["status"] == "complete":
+            type(self).entered.set()
+            await asyncio.sleep(0.3)
+        await super().finish(**fields)
+
+
+async def test_a_playback_report_during_the_end_of_answer_save_wins(db: Database) -> None:
+    """The race CI once hit: the report arrives while the answer's own "complete" save is in
+    flight; the saved answer must end up cut and interrupted, not overwritten as complete."""
+    async with db.session() as s:
+        user = await users.create_user(s, username="erin", password_hash="x", is_admin=False)
+        await s.commit()
+    SlowEndSave.entered = asyncio.Event()
+    h = Harness(ScriptedLLM([*words(FIRST + " " + SECOND), end()]))
+    h.session.recorder_for = lambda sid: SlowEndSave(db, user_id=user.id, session_id=sid, kind="voice")
+    await h.session.start(TurnOptions(model="smollm2:135m"), None)
+    await h.say()
+    await asyncio.wait_for(SlowEndSave.entered.wait(), timeout=30)
+    message_id = next(m for m in h.sent if m["type"] == "session")["assistant_message_id"]
+    heard = await h.session.played(message_id, 0, 0.0)
+    await h.wait_for("done")
+    async with db.session() as s:
+        saved = (await s.execute(select(Message).where(Message.id == message_id))).scalar_one()
+    assert (saved.status, saved.content) == ("interrupted", heard)
     await h.session.close()

@@ -42,6 +42,8 @@ from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.api.uploads import upload_limit_for
+from harvis.tools.base import ToolProvider
+from harvis.tools.toolbox import Toolbox
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -90,6 +92,14 @@ async def _start_router(svc: Services, stack: AsyncExitStack, start_node: bool) 
         svc.embedded_node.on_down = lambda detail: router.node_down(node_url, detail)
         svc.embedded_node.on_up = router.refresh
     return router
+
+
+async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
+    """The tools answers may use; each provider that holds resources (timers' scheduler, MCP
+    server processes) closes them on the stack."""
+    t = svc.settings.tools
+    providers: list[ToolProvider] = []
+    return Toolbox(providers if t.enabled else [], timeout_s=t.timeout_s)
 
 
 async def _start_speech(svc: Services, router: Router, stack: AsyncExitStack) -> None:
@@ -148,6 +158,7 @@ def create_app(settings: Settings, *, router: Router | None = None, start_node: 
             stack.push_async_callback(svc.db.close)
             await _start_housekeeping(svc.db, stack)
             svc.router = await _start_router(svc, stack, start_node)
+            svc.toolbox = await _start_tools(svc, stack)
             await _start_speech(svc, svc.router, stack)
             if settings.wyoming.enabled:
                 await wyoming_front.start(svc, stack)

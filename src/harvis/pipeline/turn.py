@@ -124,6 +124,7 @@ class Turn:
             self.cancel()
             await self._close()
         elif self.status in ("complete", "interrupted"):
+            await self._close()  # the end-of-answer save first: it must not land after this one
             self.status, self._heard = "interrupted", heard
             await self._save()
         return heard
