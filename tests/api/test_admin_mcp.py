@@ -23,8 +23,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 async def mcp_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     with http_mcp_server(tmp_path) as http:
-        config = write_config(tmp_path / "mcp.json", {"time": time_server_entry(), "web": {"url": http.url + "/mcp"}})
-        settings = make_settings(tmp_path, allow_signup=True).model_copy(update={"tools": ToolSettings(mcp_config=str(config))})
+        config = write_config(
+            tmp_path / "mcp.json", {"time": time_server_entry(), "web": {"url": http.url + "/mcp"}}
+        )
+        settings = make_settings(tmp_path, allow_signup=True).model_copy(
+            update={"tools": ToolSettings(mcp_config=str(config))}
+        )
         router = Router.from_settings(settings)
         app = create_app(settings, router=router, start_node=False)
         await router.start()
@@ -50,7 +54,9 @@ async def tool_names_of(app: FastAPI, username: str) -> set[str]:
     return set(await svc.toolbox.tools_for(ToolContext(user_id=user.id)))
 
 
-async def test_admin_sees_servers_and_grants_them_per_user(client: httpx.AsyncClient, mcp_app: FastAPI) -> None:
+async def test_admin_sees_servers_and_grants_them_per_user(
+    client: httpx.AsyncClient, mcp_app: FastAPI
+) -> None:
     admin = await signup_login(client, "root")
     await signup_login(client, "alice")
     await signup_login(client, "bob")
@@ -68,15 +74,21 @@ async def test_admin_sees_servers_and_grants_them_per_user(client: httpx.AsyncCl
     r = await client.put("/api/admin/users/alice/tools", json={"mcp_servers": ["web"]}, headers=bearer(admin))
     assert r.status_code == 200, r.text
     assert r.json() == {"username": "alice", "mcp_servers": ["web"]}
-    assert (await client.get("/api/admin/users/alice/tools", headers=bearer(admin))).json()["mcp_servers"] == ["web"]
-    servers = {s["name"]: s for s in (await client.get("/api/admin/mcp", headers=bearer(admin))).json()["servers"]}
+    assert (await client.get("/api/admin/users/alice/tools", headers=bearer(admin))).json()[
+        "mcp_servers"
+    ] == ["web"]
+    servers = {
+        s["name"]: s for s in (await client.get("/api/admin/mcp", headers=bearer(admin))).json()["servers"]
+    }
     assert servers["web"]["users"] == ["alice"] and servers["time"]["users"] == []
 
     alice_tools = await tool_names_of(mcp_app, "alice")
     assert "web__echo" in alice_tools and not any(n.startswith("time__") for n in alice_tools)
     assert await tool_names_of(mcp_app, "bob") == set(), "a user without a grant gets no MCP tools"
 
-    r = await client.put("/api/admin/users/alice/tools", json={"mcp_servers": ["time"]}, headers=bearer(admin))
+    r = await client.put(
+        "/api/admin/users/alice/tools", json={"mcp_servers": ["time"]}, headers=bearer(admin)
+    )
     assert r.json()["mcp_servers"] == ["time"]
     assert not any(n.startswith("web__") for n in await tool_names_of(mcp_app, "alice")), "revoked at once"
 
@@ -86,12 +98,18 @@ async def test_unknown_server_or_user_is_refused_and_nothing_changes(client: htt
     await signup_login(client, "alice")
     await client.put("/api/admin/users/alice/tools", json={"mcp_servers": ["web"]}, headers=bearer(admin))
 
-    r = await client.put("/api/admin/users/alice/tools", json={"mcp_servers": ["web", "nosuch"]}, headers=bearer(admin))
+    r = await client.put(
+        "/api/admin/users/alice/tools", json={"mcp_servers": ["web", "nosuch"]}, headers=bearer(admin)
+    )
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "unknown_mcp_server" and "'nosuch'" in r.json()["error"]["message"]
-    assert (await client.get("/api/admin/users/alice/tools", headers=bearer(admin))).json()["mcp_servers"] == ["web"]
+    assert (await client.get("/api/admin/users/alice/tools", headers=bearer(admin))).json()[
+        "mcp_servers"
+    ] == ["web"]
 
-    r = await client.put("/api/admin/users/nobody/tools", json={"mcp_servers": ["web"]}, headers=bearer(admin))
+    r = await client.put(
+        "/api/admin/users/nobody/tools", json={"mcp_servers": ["web"]}, headers=bearer(admin)
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await client.put("/api/admin/users/alice/tools", json={"mcp_servers": "web"}, headers=bearer(admin))
     assert r.status_code == 422 and "error" in r.json()

@@ -8,8 +8,14 @@ from tests.store.test_users_cli import harvis_users
 
 
 def test_enable_and_disable_mcp_servers_from_the_console(tmp_path: Path) -> None:
-    assert harvis_users(tmp_path, "create", "root", "--password-stdin", stdin="first-password-123\n").returncode == 0
-    assert harvis_users(tmp_path, "create", "bob", "--password-stdin", stdin="first-password-123\n").returncode == 0
+    assert (
+        harvis_users(tmp_path, "create", "root", "--password-stdin", stdin="first-password-123\n").returncode
+        == 0
+    )
+    assert (
+        harvis_users(tmp_path, "create", "bob", "--password-stdin", stdin="first-password-123\n").returncode
+        == 0
+    )
 
     shown = harvis_users(tmp_path, "tools", "bob")
     assert shown.returncode == 0 and shown.stdout.strip() == "bob: MCP servers: none", shown.stderr

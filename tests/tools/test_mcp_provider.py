@@ -77,13 +77,21 @@ async def test_time_server_over_stdio_through_the_toolbox(tmp_path: Path, db: Da
         assert answer["timezone"] == "Etc/UTC"
         assert datetime.fromisoformat(answer["datetime"]).utcoffset().total_seconds() == 0  # type: ignore[union-attr]
 
-        bad = await toolbox.run(ToolCall("time__get_current_time", {"timezone": "Nowhere/Atlantis"}), tools, alice)
+        bad = await toolbox.run(
+            ToolCall("time__get_current_time", {"timezone": "Nowhere/Atlantis"}), tools, alice
+        )
         assert not bad.ok and "Invalid timezone" in bad.result, bad.result
 
         # One session for the server: a second call does not start another process.
         assert len(child_pids("mcp_server_time")) == 1
-        again = await toolbox.run(ToolCall("time__convert_time", {
-            "source_timezone": "Etc/UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}), tools, alice)
+        again = await toolbox.run(
+            ToolCall(
+                "time__convert_time",
+                {"source_timezone": "Etc/UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"},
+            ),
+            tools,
+            alice,
+        )
         assert again.ok and "Asia/Tokyo" in again.result, again.result
         assert len(child_pids("mcp_server_time")) == 1
     finally:
@@ -101,7 +109,9 @@ async def test_a_stdio_server_that_died_is_started_again_on_next_use(tmp_path: P
         assert (await toolbox.run(call, tools, bob)).ok
         [pid] = child_pids("mcp_server_time")
         os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: pid not in child_pids("mcp_server_time"), timeout=20, what="the killed server gone")
+        wait_until(
+            lambda: pid not in child_pids("mcp_server_time"), timeout=20, what="the killed server gone"
+        )
 
         failed = await toolbox.run(call, tools, bob)
         assert not failed.ok and "the MCP server time stopped" in failed.result, failed.result
@@ -141,7 +151,9 @@ async def test_a_stdio_server_sees_only_its_config_env_and_path(
 
 async def test_grants_decide_whose_answers_get_which_servers(tmp_path: Path, db: Database) -> None:
     with http_mcp_server(tmp_path) as http:
-        provider = provider_for(tmp_path, db, {"time": time_server_entry(), "web": {"url": http.url + "/mcp"}})
+        provider = provider_for(
+            tmp_path, db, {"time": time_server_entry(), "web": {"url": http.url + "/mcp"}}
+        )
         toolbox = Toolbox([provider], timeout_s=60)
         try:
             nobody = await make_user(db, "dave", [])
@@ -151,7 +163,9 @@ async def test_grants_decide_whose_answers_get_which_servers(tmp_path: Path, db:
             names = set(await toolbox.tools_for(only_web))
             assert names == {tool_name("web", t) for t in ("echo", "never_answers", "fails", "dies", "pid")}
             # A tool of a server the user has no grant for is unknown to that user's toolbox.
-            out = await toolbox.run(ToolCall("web__echo", {"text": "hi"}), await toolbox.tools_for(nobody), nobody)
+            out = await toolbox.run(
+                ToolCall("web__echo", {"text": "hi"}), await toolbox.tools_for(nobody), nobody
+            )
             assert not out.ok and "there is no tool named 'web__echo'" in out.result
         finally:
             await provider.close()

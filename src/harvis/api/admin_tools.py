@@ -45,7 +45,9 @@ def _provider(state: ServicesDep) -> McpProvider | None:
 
 
 def _server_out(server: McpServer, granted_to: list[str]) -> McpServerOut:
-    tools = [McpToolOut(name=tool_name(server.name, t.name), description=t.description or "") for t in server.tools]
+    tools = [
+        McpToolOut(name=tool_name(server.name, t.name), description=t.description or "") for t in server.tools
+    ]
     return McpServerOut(
         name=server.name,
         transport=server.config.transport,
@@ -77,7 +79,9 @@ async def _user(session: DbSession, username: str) -> str:
 @router.get("/api/admin/users/{username}/tools", response_model=ToolGrantsOut)
 async def user_tools(username: str, admin: AdminUser, session: DbSession) -> ToolGrantsOut:
     user_id = await _user(session, username)
-    return ToolGrantsOut(username=username, mcp_servers=await tool_grants.servers_for(session, user_id=user_id))
+    return ToolGrantsOut(
+        username=username, mcp_servers=await tool_grants.servers_for(session, user_id=user_id)
+    )
 
 
 @router.put("/api/admin/users/{username}/tools", response_model=ToolGrantsOut)
@@ -87,8 +91,9 @@ async def put_user_tools(
     provider = _provider(state)
     known = set(provider.servers) if provider is not None else set()
     if unknown := [name for name in body.mcp_servers if name not in known]:
+        names = ", ".join(sorted(known)) or "none"
         raise BadInput(
-            f"no MCP server named {unknown[0]!r} in the MCP config (known: {', '.join(sorted(known)) or 'none'})",
+            f"no MCP server named {unknown[0]!r} in the MCP config (known: {names})",
             code="unknown_mcp_server",
         )
     user_id = await _user(session, username)

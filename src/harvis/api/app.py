@@ -43,10 +43,6 @@ from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.api.uploads import upload_limit_for
-from harvis.tools.base import ToolProvider
-from harvis.tools.mcp import McpProvider
-from harvis.tools.mcp_config import load_mcp_config
-from harvis.tools.toolbox import Toolbox
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -54,6 +50,10 @@ from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.store.private import make_private
+from harvis.tools.base import ToolProvider
+from harvis.tools.mcp import McpProvider
+from harvis.tools.mcp_config import load_mcp_config
+from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 

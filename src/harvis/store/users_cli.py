@@ -29,9 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    tools = sub.add_parser("tools", help="show, enable or disable the MCP servers an account's answers may use")
+    tools = sub.add_parser(
+        "tools", help="show, enable or disable the MCP servers an account's answers may use"
+    )
     tools.add_argument("username")
-    tools.add_argument("--enable", action="append", default=[], metavar="SERVER", help="a server of the MCP config")
+    tools.add_argument(
+        "--enable", action="append", default=[], metavar="SERVER", help="a server of the MCP config"
+    )
     tools.add_argument("--disable", action="append", default=[], metavar="SERVER")
 
 
@@ -113,7 +117,9 @@ async def _tools(settings: Settings, username: str, enable: list[str], disable: 
             if user is None:
                 raise ValueError(f"no user {username!r}")
             have = set(await tool_grants.servers_for(s, user_id=user.id))
-            now = await tool_grants.set_servers(s, user_id=user.id, servers=(have | set(enable)) - set(disable))
+            now = await tool_grants.set_servers(
+                s, user_id=user.id, servers=(have | set(enable)) - set(disable)
+            )
             await s.commit()
             return f"{user.username}: MCP servers: {', '.join(now) or 'none'}"
     finally:

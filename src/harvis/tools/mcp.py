@@ -198,7 +198,9 @@ def _tools_of(server: McpServer) -> list[Tool]:
     for info in server.tools:
         name = tool_name(server.name, info.name)
         if name in seen:  # two remote names that sanitise alike: the first keeps it
-            log.warning("mcp: %s offers two tools named %s once sanitised; the second is left out", server.name, name)
+            log.warning(
+                "mcp: %s offers two tools named %s once sanitised; the second is left out", server.name, name
+            )
             continue
         seen.add(name)
         schema = info.input_schema if info.input_schema.get("type") == "object" else {"type": "object"}

@@ -52,7 +52,9 @@ def _server(name: Any, entry: Any) -> McpServerConfig:
         raise McpConfigError(f"{where}: command must be a non-empty string")
     args = _strings(entry.get("args", []), where, "args")
     env = entry.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
         raise McpConfigError(f"{where}: env must map names to strings")
     return McpServerConfig(name=name, command=command, args=tuple(args), env=dict(env))
 
