@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 PROBE = REPO / "tests" / "support" / "litellm_probe.py"
 
 
+@pytest.fixture(scope="module")
 def litellm_python() -> Path:
+    """Checked before the node starts: a missing venv fails at once, naming the fix."""
     python = Path(os.environ.get("HARVIS_LITELLM_PYTHON", REPO / ".venv-litellm" / "bin" / "python"))
     if not python.exists():
         pytest.fail(
@@ -36,8 +38,7 @@ def node() -> Iterator[Proc]:
         yield proc
 
 
-def probe(node: Proc) -> dict[str, Any]:
-    python = litellm_python()
+def probe(python: Path, node: Proc) -> dict[str, Any]:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(REPO / "test-artifacts"), "NO_PROXY": "*"}
     result = subprocess.run(
         [str(python), str(PROBE), node.url, TOOL_MODEL],
@@ -51,8 +52,8 @@ def probe(node: Proc) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def test_litellm_ollama_chat_calls_a_tool_and_answers_its_result(node: Proc) -> None:
-    seen = probe(node)
+def test_litellm_ollama_chat_calls_a_tool_and_answers_its_result(litellm_python: Path, node: Proc) -> None:
+    seen = probe(litellm_python, node)
     assert seen["outside"] == [], f"LiteLLM tried to reach the network: {seen['outside']}"
     assert len(seen["calls"]) == 1, seen
     call = seen["calls"][0]

@@ -65,14 +65,24 @@ def main(url: str, model: str) -> None:
     first = litellm.completion(messages=ASK, **common)
     message = first.choices[0].message
     calls = [
-        {"id": c.id, "name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls or []
+        {"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+        for c in message.tool_calls or []
     ]
     history = [
         {"role": "system", "content": SYSTEM},
         *ASK,
-        {"role": "assistant", "content": "", "tool_calls": [c.model_dump() for c in message.tool_calls or []]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [c.model_dump() for c in message.tool_calls or []],
+        },
         *[
-            {"role": "tool", "content": "Sunny, 23 degrees Celsius", "tool_call_id": c["id"], "name": c["name"]}
+            {
+                "role": "tool",
+                "content": "Sunny, 23 degrees Celsius",
+                "tool_call_id": c["id"],
+                "name": c["name"],
+            }
             for c in calls
         ],
     ]
