@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-test lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster image-cuda \
+.PHONY: run test setup setup-test litellm-venv lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster image-cuda \
 	test-gpu-stack gpu-check
 
 $(BIN)/python:
@@ -25,6 +25,16 @@ $(VENV)/.installed: pyproject.toml requirements-models.txt requirements-models-l
 
 setup: $(VENV)/.installed
 
+# LiteLLM for its client test only (tests/llm_node/test_litellm_client.py), in a venv of its own:
+# ~380 MB that Harvis itself does not need.
+LITELLM_VENV := .venv-litellm
+$(LITELLM_VENV)/.installed: requirements-litellm.txt
+	$(PY) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/pip install -q -r requirements-litellm.txt
+	touch $@
+
+litellm-venv: $(LITELLM_VENV)/.installed
+
 # The CUDA image's Python set (deploy/docker/requirements-cuda*.txt) in its own venv on this machine:
 # CUDA builds of torch & co run on the CPU here. ~7 GB; used by test-gpu-stack and gpu-check.
 GPU_VENV := .venv-gpu
@@ -38,7 +48,7 @@ $(GPU_VENV)/.installed: pyproject.toml requirements-models.txt $(GPU_DEPS)
 	touch $@
 
 # What the tests need from the OS (a browser, nginx, espeak-ng, sox, PostgreSQL).
-setup-test: setup
+setup-test: setup litellm-venv
 	bash scripts/system-deps.sh
 	bash scripts/ensure-postgres.sh
 	# kube-apiserver, scheduler and controller-manager for tests/k8s (built once, cached outside the repo)

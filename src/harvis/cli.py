@@ -29,7 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "serve Home Assistant's Wyoming protocol: speech to text, text to speech, conversation",
     ),
     "models": ("harvis.models.cli", "list, fetch and verify the ML model cache (HARVIS_MODELS_DIR)"),
-    "users": ("harvis.store.users_cli", "manage accounts: create, list, set-password"),
+    "users": (
+        "harvis.store.users_cli",
+        "manage accounts: create, list, set-password, sign-out, tools (MCP servers)",
+    ),
     "doctor": (
         "harvis.doctor.cli",
         "check Ollama, models, router, database, speech, model cache, DNS, GPUs and the cluster",

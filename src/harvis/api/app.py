@@ -16,6 +16,7 @@ from starlette.routing import Match, Mount
 from starlette.types import Scope
 
 from harvis.api import (
+    admin_tools,
     audio,
     auth,
     chat,
@@ -50,6 +51,8 @@ from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.store.private import make_private
 from harvis.tools.base import ToolProvider
+from harvis.tools.mcp import McpProvider
+from harvis.tools.mcp_config import load_mcp_config
 from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ ROUTERS = (
     audio,
     speech_models,
     voice,
+    admin_tools,
 )
 
 
@@ -99,6 +103,12 @@ async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
     server processes) closes them on the stack."""
     t = svc.settings.tools
     providers: list[ToolProvider] = []
+    # A bad file raises here (McpConfigError); `harvis serve` checks it first and exits 2.
+    servers = load_mcp_config(t.mcp_config)
+    if servers:
+        svc.mcp = McpProvider(servers, svc.db, start_timeout_s=max(t.timeout_s, 30.0))
+        stack.push_async_callback(svc.mcp.close)
+        providers.append(svc.mcp)
     return Toolbox(providers if t.enabled else [], timeout_s=t.timeout_s)
 
 

@@ -18,6 +18,7 @@ from harvis.llm.router import DEFAULT_OLLAMA_URL
 from harvis.llm.router_config import RouterConfigError, load_config
 from harvis.models.firstrun import FirstRunError, prepare_default_llm
 from harvis.store.private import PRIVATE_UMASK
+from harvis.tools.mcp_config import McpConfigError, load_mcp_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +60,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "(set it to a long random string, or listen on 127.0.0.1)",
             file=sys.stderr,
         )
+        return 2
+    try:  # a bad MCP config: one line naming the entry, before anything starts
+        load_mcp_config(settings.tools.mcp_config)
+    except McpConfigError as exc:
+        print(f"harvis serve: bad MCP config: {exc}", file=sys.stderr)
         return 2
     if args.wyoming is not None:
         settings = with_wyoming(settings, uri=args.wyoming or None)

@@ -145,3 +145,13 @@ class Voice(Base):
     # Offered by name to Wyoming clients, which cannot authenticate: only an admin sets it.
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ToolGrant(Base):
+    """An MCP server (by its name in the MCP config) that an admin let one user's answers use."""
+
+    __tablename__ = "tool_grants"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    server: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

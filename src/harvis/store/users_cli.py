@@ -1,4 +1,4 @@
-"""`harvis users create|list|set-password|sign-out`: accounts from the console (for admins)."""
+"""`harvis users create|list|set-password|sign-out|tools`: accounts from the console (for admins)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import getpass
 import sys
 
 from harvis.config import Settings
-from harvis.store import credentials, users
+from harvis.store import credentials, tool_grants, users
 from harvis.store.db import Database
 from harvis.store.passwords import hash_password, password_problem
 
@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    tools = sub.add_parser(
+        "tools", help="show, enable or disable the MCP servers an account's answers may use"
+    )
+    tools.add_argument("username")
+    tools.add_argument(
+        "--enable", action="append", default=[], metavar="SERVER", help="a server of the MCP config"
+    )
+    tools.add_argument("--disable", action="append", default=[], metavar="SERVER")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -96,12 +104,37 @@ async def _set_password(settings: Settings, username: str, password: str | None)
         await db.close()
 
 
+async def _tools(settings: Settings, username: str, enable: list[str], disable: list[str]) -> str:
+    """Grants by name only: the server's config is read by `harvis serve`, which ignores a grant
+    for a server it does not have (the admin API refuses those)."""
+    if bad := [n for n in enable + disable if tool_grants.SERVER_NAME_RE.match(n) is None]:
+        raise ValueError(f"{bad[0]!r} is not an MCP server name (letters, digits, _ and -, at most 32)")
+    db = Database.from_settings(settings)
+    try:
+        await db.open()
+        async with db.session() as s:
+            user = await users.get_user_by_name(s, username=username)
+            if user is None:
+                raise ValueError(f"no user {username!r}")
+            have = set(await tool_grants.servers_for(s, user_id=user.id))
+            now = await tool_grants.set_servers(
+                s, user_id=user.id, servers=(have | set(enable)) - set(disable)
+            )
+            await s.commit()
+            return f"{user.username}: MCP servers: {', '.join(now) or 'none'}"
+    finally:
+        await db.close()
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         if args.users_command == "list":
             for line in asyncio.run(_list(settings)):
                 print(line)
+            return 0
+        if args.users_command == "tools":
+            print(asyncio.run(_tools(settings, args.username, args.enable, args.disable)))
             return 0
         if args.users_command == "sign-out":
             print(asyncio.run(_set_password(settings, args.username, None)))
