@@ -22,7 +22,7 @@ def _head() -> str:
 
 
 HEAD = _head()
-TABLES = {"users", "auth_tokens", "api_keys", "app_settings", "chat_sessions", "messages", "voices"}
+TABLES = {"users", "auth_tokens", "api_keys", "app_settings", "chat_sessions", "messages", "voices", "timers"}
 
 
 async def _tables(db: Database) -> set[str]:

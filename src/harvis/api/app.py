@@ -30,6 +30,7 @@ from harvis.api import (
     schema_docs,
     sessions,
     speech_models,
+    timers,
     voice,
     voices,
     wyoming_front,
@@ -42,8 +43,6 @@ from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.api.uploads import upload_limit_for
-from harvis.tools.base import ToolProvider
-from harvis.tools.toolbox import Toolbox
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -51,6 +50,10 @@ from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.store.private import make_private
+from harvis.tools.base import ToolProvider
+from harvis.tools.timer_clock import TimerClock, TimerHub
+from harvis.tools.timers import TimerTools
+from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ ROUTERS = (
     voices,
     audio,
     speech_models,
+    timers,
     voice,
 )
 
@@ -98,7 +102,12 @@ async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
     """The tools answers may use; each provider that holds resources (timers' scheduler, MCP
     server processes) closes them on the stack."""
     t = svc.settings.tools
-    providers: list[ToolProvider] = []
+    # The clock runs even with tools off: timers already set still go off, the API still sets them.
+    clock = TimerClock(svc.db, TimerHub())
+    await clock.start()
+    stack.push_async_callback(clock.close)
+    svc.timers = TimerTools(svc.db, clock, max_active=t.max_timers)
+    providers: list[ToolProvider] = [svc.timers]
     return Toolbox(providers if t.enabled else [], timeout_s=t.timeout_s)
 
 

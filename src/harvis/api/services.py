@@ -18,6 +18,7 @@ from harvis.pipeline.pipeline import Pipeline
 from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
+from harvis.tools.timers import TimerTools
 from harvis.tools.toolbox import Toolbox
 from harvis.wyoming.server import WyomingServer
 
@@ -37,3 +38,4 @@ class Services:
     embedded_node: EmbeddedNode | None = None
     wyoming: WyomingServer | None = None  # when the Wyoming front end runs beside the HTTP API
     toolbox: Toolbox | None = None  # the tools answers may use (settings.tools)
+    timers: TimerTools | None = None  # timers and reminders: tools, clock and announcements

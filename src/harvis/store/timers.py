@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.store.models import Timer, User, is_id
@@ -12,8 +12,8 @@ from harvis.store.models import Timer, User, is_id
 KINDS = ("timer", "reminder")
 
 
-def _active() -> list[object]:
-    return [Timer.fired_at.is_(None), Timer.cancelled_at.is_(None)]
+def _active() -> tuple[ColumnElement[bool], ...]:
+    return (Timer.fired_at.is_(None), Timer.cancelled_at.is_(None))
 
 
 async def create_timer(
@@ -24,6 +24,7 @@ async def create_timer(
     text: str,
     due_at: datetime,
     session_id: str | None = None,
+    created_at: datetime | None = None,
     limit: int | None = None,
 ) -> Timer | None:
     """Adds the timer; with `limit`, only while the user has fewer than `limit` active ones,
@@ -34,6 +35,8 @@ async def create_timer(
     if limit is not None:
         await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     timer = Timer(user_id=user_id, kind=kind, text=text, due_at=due_at, session_id=session_id)
+    if created_at is not None:
+        timer.created_at = created_at
     session.add(timer)
     await session.flush()
     if limit is not None and await count_active(session, user_id=user_id) > limit:
@@ -53,7 +56,9 @@ async def list_active(session: AsyncSession, *, user_id: str) -> list[Timer]:
     return list(await session.scalars(stmt))
 
 
-async def list_recent(session: AsyncSession, *, user_id: str, fired_since: datetime, limit: int = 100) -> list[Timer]:
+async def list_recent(
+    session: AsyncSession, *, user_id: str, fired_since: datetime, limit: int = 100
+) -> list[Timer]:
     """Active ones and those fired since `fired_since` (for the web UI's list), soonest first."""
     recent = (Timer.cancelled_at.is_(None)) & (Timer.fired_at.is_(None) | (Timer.fired_at >= fired_since))
     stmt = select(Timer).where(Timer.user_id == user_id, recent).order_by(Timer.due_at, Timer.id).limit(limit)

@@ -47,7 +47,9 @@ class TimerEvent:
     @classmethod
     def of(cls, timer: Timer, fired_at: datetime) -> TimerEvent:
         say = announcement(timer.kind, timer.text, timer.due_at, timer.created_at, fired_at)
-        return cls(timer.id, timer.user_id, timer.kind, timer.text, timer.due_at, fired_at, timer.session_id, say)
+        return cls(
+            timer.id, timer.user_id, timer.kind, timer.text, timer.due_at, fired_at, timer.session_id, say
+        )
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -76,7 +78,9 @@ class TimerHub:
         key = (user_id, channel)
         subs = self._subs.setdefault(key, set())
         if len(subs) >= MAX_SUBSCRIBERS:
-            raise RateLimited(f"at most {MAX_SUBSCRIBERS} open timer streams per user", code="too_many_streams")
+            raise RateLimited(
+                f"at most {MAX_SUBSCRIBERS} open timer streams per user", code="too_many_streams"
+            )
         queue: asyncio.Queue[TimerEvent] = asyncio.Queue(QUEUE_SIZE)
         subs.add(queue)
         now = self._clock()
@@ -162,7 +166,9 @@ class TimerClock:
                 await session.commit()
             for event in batch:  # published once saved: a crash before commit fires it again
                 self.hub.publish(event)
-                log.info("timers: %s %s fired (late by %.1fs)", event.kind, event.id, event.payload()["late_s"])
+                log.info(
+                    "timers: %s %s fired (late by %.1fs)", event.kind, event.id, event.payload()["late_s"]
+                )
             self.fired += len(batch)
             fired += batch
             if len(due) < 50:

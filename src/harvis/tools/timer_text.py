@@ -14,8 +14,12 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _UNIT_WORDS = (
     r"(?P<unit>seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)"  # longest first in each
 )
-_PART = re.compile(rf"(?:(?<![\d.])(?P<n>\d+(?:\.\d+)?)\s*|(?<![a-z])(?P<w>half an?|an?)\s+){_UNIT_WORDS}(?![a-z])")
-_ISO_DURATION = re.compile(r"P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?")
+_PART = re.compile(
+    rf"(?:(?<![\d.])(?P<n>\d+(?:\.\d+)?)\s*|(?<![a-z])(?P<w>half an?|an?)\s+){_UNIT_WORDS}(?![a-z])"
+)
+_ISO_DURATION = re.compile(
+    r"P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
 _CLOCK = re.compile(r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?(?::(?P<s>\d{2}))?\s*(?P<ampm>am|pm|a\.m\.|p\.m\.)?")
 
 
@@ -54,7 +58,9 @@ def parse_duration(value: object) -> float:
         total += amount * UNITS[match.group("unit")[0]]
         end = match.end()
     if end == 0 or text[end:].strip(" ,."):
-        raise ToolFailed(f"could not read {value!r} as a duration; say for example '90 seconds' or '1 hour 30 minutes'")
+        raise ToolFailed(
+            f"could not read {value!r} as a duration; say for example '90 seconds' or '1 hour 30 minutes'"
+        )
     return total
 
 
@@ -62,7 +68,9 @@ def parse_when(value: object, zone: tzinfo, now: datetime) -> datetime:
     """A moment (UTC) from "in 10 minutes", "15:30", "3pm", "tomorrow at 9:00" or an ISO time
     (without an offset it is the user's local time). A bare clock time is its next occurrence."""
     if not isinstance(value, str) or not value.strip():
-        raise ToolFailed("'when' is a time such as '15:30', 'tomorrow at 9am', 'in 10 minutes' or an ISO time")
+        raise ToolFailed(
+            "'when' is a time such as '15:30', 'tomorrow at 9am', 'in 10 minutes' or an ISO time"
+        )
     text = value.strip().lower()
     if text.startswith("in ") or text.endswith(" from now"):
         return now + timedelta(seconds=parse_duration(text))
@@ -84,7 +92,9 @@ def _clock_time(value: str, text: str, zone: tzinfo, now: datetime) -> datetime:
     text = re.sub(r"^at\s+", "", text)
     match = _CLOCK.fullmatch(text)
     if match is None:
-        raise ToolFailed(f"could not read {value!r} as a time; say '15:30', 'tomorrow at 9am' or 'in 10 minutes'")
+        raise ToolFailed(
+            f"could not read {value!r} as a time; say '15:30', 'tomorrow at 9am' or 'in 10 minutes'"
+        )
     hour, minute, second = (int(g or 0) for g in match.group("h", "m", "s"))
     ampm = (match.group("ampm") or "").replace(".", "")
     if ampm and not 1 <= hour <= 12:
@@ -92,9 +102,13 @@ def _clock_time(value: str, text: str, zone: tzinfo, now: datetime) -> datetime:
     if ampm:
         hour = hour % 12 + (12 if ampm == "pm" else 0)
     if hour > 23 or minute > 59 or second > 59 or (match.group("m") is None and not ampm):
-        raise ToolFailed(f"could not read {value!r} as a time; say '15:30', 'tomorrow at 9am' or 'in 10 minutes'")
+        raise ToolFailed(
+            f"could not read {value!r} as a time; say '15:30', 'tomorrow at 9am' or 'in 10 minutes'"
+        )
     local_now = now.astimezone(zone)
-    moment = local_now.replace(hour=hour, minute=minute, second=second, microsecond=0) + timedelta(days=day_offset)
+    moment = local_now.replace(hour=hour, minute=minute, second=second, microsecond=0) + timedelta(
+        days=day_offset
+    )
     if day_offset == 0 and moment <= local_now:
         moment += timedelta(days=1)  # "at 7:00" said at 8:00 means tomorrow's
     return moment.astimezone(UTC)
@@ -131,7 +145,7 @@ def announcement(kind: str, text: str, due_at: datetime, created_at: datetime, f
     elif text:
         said = f"The {text.rstrip(' .!')} timer is done."
     else:
-        said = f"Your {say_duration((due_at - created_at).total_seconds())} timer is done."
+        said = f"Your timer of {say_duration((due_at - created_at).total_seconds())} is done."
     late = (fired_at - due_at).total_seconds()
     if late > LATE_AFTER_S:
         said += f" It is late by {say_duration(late)}."

@@ -127,7 +127,10 @@ class TimerTools:
         label = _text(arguments, "label", MAX_LABEL)
         timer = await self._create(context, "timer", label, now + timedelta(seconds=seconds))
         name = f"Timer '{label}'" if label else "Timer"
-        return timer, f"{name} set for {say_duration(seconds)}; it ends at {say_moment(timer.due_at, zone, now)}."
+        return (
+            timer,
+            f"{name} set for {say_duration(seconds)}; it ends at {say_moment(timer.due_at, zone, now)}.",
+        )
 
     async def set_reminder(self, arguments: dict[str, Any], context: ToolContext) -> tuple[Timer, str]:
         zone, now = zone_of(context.timezone), self._now()
@@ -152,7 +155,9 @@ class TimerTools:
             left = say_duration(max(1.0, (t.due_at - now).total_seconds()))
             what = f"timer '{t.text}'" if t.kind == "timer" and t.text else t.kind
             about = f": {t.text}" if t.kind == "reminder" else ""
-            lines.append(f"- {what} (id {short_id(t)}) at {say_moment(t.due_at, zone, now)}, in {left}{about}")
+            lines.append(
+                f"- {what} (id {short_id(t)}) at {say_moment(t.due_at, zone, now)}, in {left}{about}"
+            )
         return "\n".join(lines)
 
     async def cancel_timer(self, arguments: dict[str, Any], context: ToolContext) -> tuple[Timer, str]:
@@ -173,7 +178,9 @@ class TimerTools:
                 ids = ", ".join(f"{short_id(t)} ('{t.text}')" if t.text else short_id(t) for t in found)
                 raise ToolFailed(f"{len(found)} match; say which by id: {ids}")
             timer = found[0]
-            if not await store.cancel_timer(session, user_id=context.user_id, timer_id=timer.id, at=self._now()):
+            if not await store.cancel_timer(
+                session, user_id=context.user_id, timer_id=timer.id, at=self._now()
+            ):
                 raise ToolFailed("it has just gone off or was cancelled already")
             await session.commit()
         self.clock.wake()
@@ -190,10 +197,13 @@ class TimerTools:
                 text=text,
                 due_at=due,
                 session_id=session_id,
+                created_at=self._now(),
                 limit=self.max_active,
             )
             if timer is None:
-                raise ToolFailed(f"there are already {self.max_active} active timers and reminders; cancel one first")
+                raise ToolFailed(
+                    f"there are already {self.max_active} active timers and reminders; cancel one first"
+                )
             await session.commit()
         self.clock.wake()
         return timer
