@@ -45,7 +45,9 @@ async def test_set_list_cancel_and_bad_input(client: httpx.AsyncClient) -> None:
     timer = made["timer"]
     assert timer["kind"] == "timer" and timer["text"] == "tea" and timer["status"] == "active"
     r = await client.post(
-        "/api/timers", json={"kind": "reminder", "text": "call mum", "when": "in 2 hours"}, headers=bearer(alice)
+        "/api/timers",
+        json={"kind": "reminder", "text": "call mum", "when": "in 2 hours"},
+        headers=bearer(alice),
     )
     assert r.status_code == 201 and r.json()["message"].startswith("Reminder set for "), r.text
 

@@ -61,6 +61,12 @@ async def test_queries_per_user_and_for_the_clock(db: Database) -> None:
         await s.commit()
     async with db.session() as s:
         assert await timers.next_due(s) is None
+        await timers.purge_done(s, before=T0 + timedelta(seconds=1))  # the cancelled one (at T0) only
+        assert await timers.get_timer(s, user_id=bob, timer_id=later) is None
+        assert await timers.get_timer(s, user_id=alice, timer_id=soon) is not None
+        await timers.purge_done(s, before=T0 + timedelta(hours=1))
+        assert await timers.get_timer(s, user_id=alice, timer_id=soon) is None
+        await s.commit()
 
 
 async def test_active_timers_are_bounded(db: Database) -> None:

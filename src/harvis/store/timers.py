@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.store.models import Timer, User, is_id
@@ -110,3 +110,10 @@ async def mark_fired(session: AsyncSession, *, timer_id: str, at: datetime) -> b
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def purge_done(session: AsyncSession, *, before: datetime) -> int:
+    """Forgets timers that went off or were cancelled before `before` (housekeeping)."""
+    stmt = delete(Timer).where((Timer.fired_at < before) | (Timer.cancelled_at < before))
+    result = await session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -22,6 +22,7 @@ from harvis.errors import RateLimited
 from harvis.store import timers as store
 from harvis.store.db import Database
 from harvis.store.models import Timer, utcnow
+from harvis.store.outage import database_down
 from harvis.tools.timer_text import announcement
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,13 @@ class TimerClock:
                 async with self.db.session() as session:
                     due = await store.next_due(session)
                 wait = MAX_SLEEP_S if due is None else (due - self._now()).total_seconds()
-            except Exception:
-                log.exception("timers: the clock could not read the timers; trying again in %ss", RETRY_S)
+            except Exception as exc:  # a database blip must not end the clock
+                if database_down(exc):
+                    log.warning(
+                        "timers: database unreachable (%s); trying again in %ss", type(exc).__name__, RETRY_S
+                    )
+                else:
+                    log.exception("timers: the clock could not read the timers; trying again in %ss", RETRY_S)
                 wait = RETRY_S
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
