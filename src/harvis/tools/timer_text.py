@@ -51,7 +51,7 @@ def parse_duration(value: object) -> float:
     text = re.sub(r"^in\s+|\s+from now$", "", text)
     total, end = 0.0, 0
     for match in _PART.finditer(text):
-        if text[end : match.start()].strip(" ,") not in ("", "and"):
+        if text[end : match.start()].strip(" ,") not in (("", "and") if end else ("",)):
             break
         n, w = match.group("n", "w")
         amount = float(n) if n else 0.5 if w.startswith("half") else 1.0
