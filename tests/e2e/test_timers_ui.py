@@ -21,8 +21,8 @@ def test_a_timer_is_announced_and_another_listed_and_cancelled(
     page: Page, backend: Proc, account: tuple[str, str]
 ) -> None:
     log_in(page, backend.url, *account)
-    timers = page.get_by_role("region", name="Timers")
-    expect(timers).to_be_visible()
+    timers = page.locator("#timers")
+    expect(timers).to_be_hidden()  # nothing to show yet: no empty strip
     # As the model's tools would for this user (the page's own session cookie).
     status, pasta = page.evaluate(SET, {"seconds": 600, "label": "pasta"})
     assert status == 201, pasta
@@ -37,9 +37,11 @@ def test_a_timer_is_announced_and_another_listed_and_cancelled(
     expect(listed.first).to_contain_text("pasta")
     expect(listed.first.locator(".timer-left")).to_have_text(re.compile(r"^(10:00|9:\d\d)$"))  # counting down
 
+    expect(timers).to_be_visible()
     page.get_by_role("button", name="Cancel timer pasta").click()
     expect(listed).to_have_count(0)
     page.get_by_role("button", name="Dismiss timer").click()
     expect(alert).to_be_hidden()
+    expect(timers).to_be_hidden()
     r = page.request.get(backend.url + "/api/timers")
     assert [(t["text"], t["status"]) for t in r.json()["timers"]] == [("tea", "fired")]

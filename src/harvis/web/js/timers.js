@@ -35,7 +35,6 @@ export function mountTimers(root, { onError }) {
   dismiss.setAttribute("aria-label", "Dismiss timer");
   alert.append(alertText, dismiss);
   root.replaceChildren(alert, list);
-  root.hidden = false;
 
   let timers = [];
   const seen = new Set(); // announced ids: a reconnect may hand one over again
@@ -45,6 +44,7 @@ export function mountTimers(root, { onError }) {
     const now = Date.now() + skewMs;
     const active = timers.filter((t) => t.status === "active");
     list.hidden = active.length === 0;
+    root.hidden = list.hidden && alert.hidden; // no empty strip above the chat
     list.replaceChildren(
       ...active.map((t) => {
         const cancel = el("button", { type: "button", className: "icon-button", textContent: "×" });
@@ -84,9 +84,13 @@ export function mountTimers(root, { onError }) {
     alertText.textContent = event.say;
     alert.dataset.id = event.id;
     alert.hidden = false;
+    render();
     refresh();
   }
-  dismiss.addEventListener("click", () => (alert.hidden = true));
+  dismiss.addEventListener("click", () => {
+    alert.hidden = true;
+    render();
+  });
 
   const source = new EventSource("/api/timers/events");
   source.addEventListener("ready", (e) => {
