@@ -1,8 +1,11 @@
 """A timer that came due while the backend was stopped goes off when it starts again, says
-how late it is, and reaches the web stream the user opens afterwards."""
+how late it is, and reaches the web stream the user opens afterwards; stopping the backend
+ends an open stream cleanly."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -45,3 +48,12 @@ def test_a_timer_due_while_stopped_fires_after_restart(tmp_path: Path) -> None:
         assert fired["say"].startswith("Reminder: call mum. It is late by 2 minutes"), fired
         (listed,) = alice.get("/api/timers").json()["timers"]
         assert listed["id"] == timer["id"] and listed["status"] == "fired" and listed["fired_at"]
+
+        # Stopping ends an open stream properly (its last chunk sent), rather than cutting it
+        # when the graceful shutdown gives up on it.
+        with alice.stream("GET", "/api/timers/events", timeout=60) as stream:
+            events = iter_events(stream)
+            assert next(events)[0] == "ready"
+            os.kill(backend.popen.pid, signal.SIGTERM)
+            assert list(events) == []  # raises if the stream is cut mid-chunk
+        assert backend.popen.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal

@@ -95,3 +95,11 @@ async def test_the_running_clock_wakes_for_a_new_timer(db: Database, hub: TimerH
     finally:
         await clock.close()
     await clock.close()  # twice is harmless (the lifespan's stack may)
+
+
+async def test_closing_the_hub_ends_every_subscription(hub: TimerHub) -> None:
+    async with hub.subscribe("u1", "events") as events, hub.subscribe("u2", "voice") as voice:
+        hub.close()  # the server stops taking requests
+        assert events.get_nowait() is None and voice.get_nowait() is None
+    async with hub.subscribe("u1", "events") as late:
+        assert late.get_nowait() is None  # one that comes after ends at once too

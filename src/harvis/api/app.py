@@ -134,6 +134,14 @@ async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
     stack.push_async_callback(stop)
 
 
+def begin_shutdown(app: FastAPI) -> None:
+    """The server has stopped taking requests: end the streams that never end by themselves
+    (the timers' events), so that the graceful shutdown does not wait out its timeout."""
+    svc: Services = app.state.services
+    if svc.timers is not None:
+        svc.timers.clock.hub.close()
+
+
 class WebUI(Mount):
     """The static web UI at /: GET and HEAD outside the API's prefixes only, so that a wrong
     method on an API path gets that path's own 405 and `Allow`, not the file server's."""

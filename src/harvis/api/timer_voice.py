@@ -26,6 +26,8 @@ async def announce(
         async with hub.subscribe(user_id, "voice") as queue:
             while True:
                 event = await queue.get()
+                if event is None:  # the server is stopping
+                    return
                 await send({"type": "timer", **event.payload()})
                 voice = session.options.voice if session.options is not None else None
                 try:

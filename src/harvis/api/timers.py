@@ -176,6 +176,8 @@ async def timer_events(user: CurrentUser, svc: ServicesDep) -> EventStreamRespon
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if event is None:  # the server is stopping; EventSource reconnects later
+                        return
                     yield _sse("timer", event.payload())
         except HarvisError as exc:  # lost a race for the last subscription
             yield _sse("error", {"code": exc.code, "message": exc.message})

@@ -65,16 +65,20 @@ class TimerEvent:
         }
 
 
+Inbox = asyncio.Queue[TimerEvent | None]  # None: the server is stopping, the subscription ends
+
+
 class TimerHub:
     """In-process pub/sub of fired timers, per user and channel."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._subs: dict[tuple[str, str], set[asyncio.Queue[TimerEvent]]] = {}
+        self._subs: dict[tuple[str, str], set[Inbox]] = {}
         self._undelivered: dict[tuple[str, str], deque[tuple[float, TimerEvent]]] = {}
         self._clock = clock
+        self.closed = False
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: str, channel: str) -> AsyncIterator[asyncio.Queue[TimerEvent]]:
+    async def subscribe(self, user_id: str, channel: str) -> AsyncIterator[Inbox]:
         """A queue of the user's fired timers, starting with those nobody on `channel` got yet."""
         key = (user_id, channel)
         subs = self._subs.setdefault(key, set())
@@ -82,7 +86,9 @@ class TimerHub:
             raise RateLimited(
                 f"at most {MAX_SUBSCRIBERS} open timer streams per user", code="too_many_streams"
             )
-        queue: asyncio.Queue[TimerEvent] = asyncio.Queue(QUEUE_SIZE)
+        queue: Inbox = asyncio.Queue(QUEUE_SIZE + 1)  # room for the closing None
+        if self.closed:
+            queue.put_nowait(None)
         subs.add(queue)
         now = self._clock()
         for at, event in self._undelivered.pop(key, deque()):
@@ -98,6 +104,14 @@ class TimerHub:
     def subscribers(self, user_id: str, channel: str) -> int:
         return len(self._subs.get((user_id, channel), ()))
 
+    def close(self) -> None:
+        """The server stops: every subscription ends (streams that never end by themselves
+        would hold the graceful shutdown for its whole timeout)."""
+        self.closed = True
+        for subs in self._subs.values():
+            for queue in subs:
+                queue.put_nowait(None)
+
     def publish(self, event: TimerEvent) -> None:
         for channel in CHANNELS:
             key = (event.user_id, channel)
@@ -110,8 +124,8 @@ class TimerHub:
                 kept.append((self._clock(), event))
 
     @staticmethod
-    def _put(queue: asyncio.Queue[TimerEvent], event: TimerEvent) -> None:
-        if queue.full():
+    def _put(queue: Inbox, event: TimerEvent) -> None:
+        if queue.qsize() >= QUEUE_SIZE:
             queue.get_nowait()  # a subscriber that does not read loses the oldest, never blocks the clock
         queue.put_nowait(event)
 
