@@ -183,6 +183,7 @@ class ToolSettings(BaseModel):
     timeout_s: float = 10.0  # one tool call; past that the model is told it did not answer
     cue_after_s: float = 1.0  # a voice turn says `cue_text` when a tool takes longer than this
     cue_text: str = "Let me check."
+    max_timers: int = Field(default=50, ge=1)  # active timers and reminders per user
     # MCP servers users may be given (an admin enables them per user): a JSON file in the
     # usual {"mcpServers": {name: {"command", "args", "env"} | {"url"}}} shape; "" = none.
     mcp_config: str = ""

@@ -31,6 +31,7 @@ TABLES = {
     "messages",
     "voices",
     "tool_grants",
+    "timers",
 }
 
 

@@ -31,6 +31,7 @@ from harvis.api import (
     schema_docs,
     sessions,
     speech_models,
+    timers,
     voice,
     voices,
     wyoming_front,
@@ -53,6 +54,8 @@ from harvis.store.private import make_private
 from harvis.tools.base import ToolProvider
 from harvis.tools.mcp import McpProvider
 from harvis.tools.mcp_config import load_mcp_config
+from harvis.tools.timer_clock import TimerClock, TimerHub
+from harvis.tools.timers import TimerTools
 from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ ROUTERS = (
     voices,
     audio,
     speech_models,
+    timers,
     voice,
     admin_tools,
 )
@@ -102,7 +106,12 @@ async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
     """The tools answers may use; each provider that holds resources (timers' scheduler, MCP
     server processes) closes them on the stack."""
     t = svc.settings.tools
-    providers: list[ToolProvider] = []
+    # The clock runs even with tools off: timers already set still go off, the API still sets them.
+    clock = TimerClock(svc.db, TimerHub())
+    await clock.start()
+    stack.push_async_callback(clock.close)
+    svc.timers = TimerTools(svc.db, clock, max_active=t.max_timers)
+    providers: list[ToolProvider] = [svc.timers]
     # A bad file raises here (McpConfigError); `harvis serve` checks it first and exits 2.
     servers = load_mcp_config(t.mcp_config)
     if servers:
@@ -133,6 +142,14 @@ async def _start_housekeeping(db: Database, stack: AsyncExitStack) -> None:
             await task
 
     stack.push_async_callback(stop)
+
+
+def begin_shutdown(app: FastAPI) -> None:
+    """The server has stopped taking requests: end the streams that never end by themselves
+    (the timers' events), so that the graceful shutdown does not wait out its timeout."""
+    svc: Services = app.state.services
+    if svc.timers is not None:
+        svc.timers.clock.hub.close()
 
 
 class WebUI(Mount):

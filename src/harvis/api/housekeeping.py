@@ -1,4 +1,4 @@
-"""Start-up and periodic chores on the store: answers orphaned by a crash, expired tokens."""
+"""Start-up and periodic chores on the store: answers orphaned by a crash, expired tokens, old timers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from harvis.store import chats, credentials
+from harvis.store import chats, credentials, timers
 from harvis.store.db import Database
 from harvis.store.models import utcnow
 from harvis.store.outage import database_down
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 60.0
 SWEEP_EVERY_S = 60.0
 ORPHAN_ERROR = "the server stopped while this answer was being written"
+KEEP_DONE_TIMERS = timedelta(days=30)  # fired or cancelled timers kept this long
 
 
 async def sweep(db: Database, *, at_start: bool) -> None:
@@ -27,6 +28,7 @@ async def sweep(db: Database, *, at_start: bool) -> None:
     async with db.session() as session:
         orphans = await chats.fail_stale_streams(session, older_than=older_than, error=ORPHAN_ERROR)
         expired = await credentials.purge_expired_tokens(session)
+        await timers.purge_done(session, before=utcnow() - KEEP_DONE_TIMERS)
         await session.commit()
     if orphans:
         log.warning("marked %d answer(s) left streaming by a stopped server as errors", orphans)

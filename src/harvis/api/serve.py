@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from harvis.api.app import create_app
+from harvis.api.app import begin_shutdown, create_app
 from harvis.api.logredact import RedactFilter, uvicorn_log_config
 from harvis.api.wyoming_front import with_wyoming
 from harvis.config import Settings
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("harvis").info("Harvis will serve at http://%s:%d/", shown, args.port)
     # Trusts X-Forwarded-For only from the configured proxies (loopback by default), so the login
     # limiter sees real client addresses without letting clients pick their own.
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         log_config=uvicorn_log_config(),
         host=args.host,
@@ -106,4 +108,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         timeout_graceful_shutdown=10,
     )
-    return 0
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            begin_shutdown(app)  # open event streams end now, not at the graceful timeout
+            await super().shutdown(sockets)
+
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 3  # uvicorn's own code for a failed start

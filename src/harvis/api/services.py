@@ -19,6 +19,7 @@ from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.tools.mcp import McpProvider
+from harvis.tools.timers import TimerTools
 from harvis.tools.toolbox import Toolbox
 from harvis.wyoming.server import WyomingServer
 
@@ -39,3 +40,4 @@ class Services:
     wyoming: WyomingServer | None = None  # when the Wyoming front end runs beside the HTTP API
     toolbox: Toolbox | None = None  # the tools answers may use (settings.tools)
     mcp: McpProvider | None = None  # the MCP servers of settings.tools.mcp_config (in the toolbox)
+    timers: TimerTools | None = None  # timers and reminders: tools, clock and announcements

@@ -8,7 +8,8 @@ The socket: binary frames are 16 kHz PCM16; text frames are control messages ("s
 played an answer — clause `index`, `offset_s` into it — and the answer is saved as heard,
 answered with "truncated"). Server events: "ready", "listening", "speech_started",
 "speech_ended" (`cut`: the length limit, the user talks on), "heard" (each piece's words,
-while the user may still talk), "interrupted", then each turn's events.
+while the user may still talk), "interrupted", then each turn's events; any time, the user's
+timers as they go off: "timer", then its spoken "timer_audio" (api/timer_voice.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import Form, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harvis.api import timer_voice
 from harvis.api.deps import (
     CurrentUser,
     DbSession,
@@ -166,6 +168,8 @@ async def voice_ws(ws: WebSocket) -> None:
         recorder_for=lambda sid: DbRecorder(db, user_id=user_id, session_id=sid, kind="voice"),
     )
     await send({"type": "ready", "sample_rate": 16000, "format": "pcm16"})
+    hub = svc.timers.clock.hub if svc.timers is not None else None
+    announcer = timer_voice.start(hub, user_id, session, svc.pipeline.speech, send) if hub else None
     try:
         while True:
             message = await ws.receive()
@@ -178,6 +182,7 @@ async def voice_ws(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        await timer_voice.stop(announcer)
         await session.close()
 
 

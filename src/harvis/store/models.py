@@ -155,3 +155,21 @@ class ToolGrant(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     server: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Timer(Base):
+    """A timer or reminder: due at `due_at` (UTC); active until fired or cancelled."""
+
+    __tablename__ = "timers"
+    # The clock's question ("the next one due") and a user's list both read active rows by time.
+    __table_args__ = (Index("ix_timers_user_due", "user_id", "due_at"), Index("ix_timers_due", "due_at"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # timer | reminder
+    text: Mapped[str] = mapped_column(String(500), default="")  # a timer's label, a reminder's text
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    session_id: Mapped[str | None] = mapped_column(String(32), default=None)  # the chat it was set in

@@ -5,6 +5,7 @@ import { api, describeError, setUnauthorizedHandler } from "./api.js";
 import { showAuth } from "./auth.js";
 import { Chat } from "./chat.js";
 import { Sidebar } from "./sidebar.js";
+import { mountTimers } from "./timers.js";
 import { mountVoice } from "./voice.js";
 
 const $ = (id) => document.getElementById(id);
@@ -93,6 +94,8 @@ function startApp(user) {
     $("toggle-sidebar").setAttribute("aria-expanded", String(open));
   };
 
+  // A finished answer may have set or cancelled a timer (the model's tools): the list refreshes.
+  const timers = mountTimers($("timers"), { onError: showBanner });
   const sidebar = new Sidebar({
     onOpen: (id) => openSession(id),
     onError: showBanner,
@@ -109,9 +112,12 @@ function startApp(user) {
       if (isNew) sidebar.refresh().then(() => ($("chat-title").textContent = sidebar.titleOf(id)));
     },
     onSend: hideBanner, // an old error no longer applies
-    onFinished: () => sidebar.refresh().then(() => {
-      if (chat.sessionId) $("chat-title").textContent = sidebar.titleOf(chat.sessionId);
-    }),
+    onFinished: () => {
+      timers.refresh();
+      sidebar.refresh().then(() => {
+        if (chat.sessionId) $("chat-title").textContent = sidebar.titleOf(chat.sessionId);
+      });
+    },
     onError: showBanner,
   });
 

@@ -155,6 +155,10 @@ export function mountVoice(panel, ctx) {
       session.view.handle(type, data);
       session.views.set(data.assistant_message_id, session.view);
       if (session.views.size > 4) session.views.delete(session.views.keys().next().value);
+    } else if (type === "timer_audio") {
+      player.enqueue(data.data, null); // a timer went off: said after what is playing (shown by timers.js)
+    } else if (type === "timer") {
+      // shown by timers.js from the web stream; the spoken clip follows as timer_audio
     } else if (type === "truncated") {
       session.views.get(data.message_id)?.heard(data.text || "");
     } else if (type === "interrupted") {

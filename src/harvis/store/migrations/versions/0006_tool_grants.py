@@ -1,7 +1,7 @@
 """MCP servers an admin enabled for a user (tool_grants: one row per user and server name).
 
 Revision ID: 0006_tool_grants
-Revises: 0003_key_lineage
+Revises: 0004_timers
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_tool_grants"
-down_revision = "0003_key_lineage"
+down_revision = "0004_timers"
 branch_labels = None
 depends_on = None
 
