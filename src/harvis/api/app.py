@@ -42,8 +42,6 @@ from harvis.api.login_guard import LoginGuard
 from harvis.api.secret import resolve_secret
 from harvis.api.services import Services
 from harvis.api.uploads import upload_limit_for
-from harvis.tools.base import ToolProvider
-from harvis.tools.toolbox import Toolbox
 from harvis.config import Settings
 from harvis.llm.router import Router
 from harvis.pipeline.pipeline import Pipeline
@@ -51,6 +49,9 @@ from harvis.speech.service import SpeechService
 from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.store.private import make_private
+from harvis.tools.base import ToolProvider
+from harvis.tools.builtin import BuiltinTools
+from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
     """The tools answers may use; each provider that holds resources (timers' scheduler, MCP
     server processes) closes them on the stack."""
     t = svc.settings.tools
-    providers: list[ToolProvider] = []
+    providers: list[ToolProvider] = [BuiltinTools()]
     return Toolbox(providers if t.enabled else [], timeout_s=t.timeout_s)
 
 
@@ -107,7 +108,7 @@ async def _start_speech(svc: Services, router: Router, stack: AsyncExitStack) ->
     speech = SpeechService.from_settings(settings)
     await speech.start()
     stack.push_async_callback(speech.close)
-    pipeline = Pipeline(llm=router, speech=speech, settings=settings)
+    pipeline = Pipeline(llm=router, speech=speech, settings=settings, toolbox=svc.toolbox)
     stack.push_async_callback(pipeline.close)
     svc.speech, svc.pipeline = speech, pipeline
     svc.voices = VoiceLibrary(speech, settings.speech, data_dir=settings.data_dir)

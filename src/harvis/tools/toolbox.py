@@ -60,6 +60,12 @@ class Toolbox:
         tool = tools.get(call.name)
         if tool is None:
             return outcome(f"error: there is no tool named {call.name!r}; the tools are: {', '.join(tools) or 'none'}", False)
+        if call.invalid_arguments:
+            return outcome(
+                f"error: the arguments of {call.name} were not a JSON object ({call.invalid_arguments[:200]!r}); "
+                "call it again with valid JSON arguments",
+                False,
+            )
         try:
             async with asyncio.timeout(self.timeout_s):
                 result = await tool.call(dict(call.arguments), context)
