@@ -21,6 +21,7 @@ from harvis.tools.base import Tool, ToolContext, ToolFailed, ToolSpec
 MAX_EXPRESSION_CHARS = 500
 MAX_EXPONENT = 1000
 MAX_DIGITS = 1000  # an integer result longer than this is refused (10**10**10 would hang)
+MAX_BITS = int(MAX_DIGITS * math.log2(10))
 MAX_NODES = 200
 
 Number = int | float
@@ -71,8 +72,8 @@ def _check(value: Any) -> Number:
         raise ToolFailed("only numbers are allowed")
     if isinstance(value, float) and not math.isfinite(value):
         raise ToolFailed("the result is not a finite number")
-    if isinstance(value, int) and value.bit_length() > MAX_DIGITS * 3.33:
-        raise ToolFailed(f"the result has more than {MAX_DIGITS} digits")
+    if isinstance(value, int) and value.bit_length() > MAX_BITS:
+        raise ToolFailed(f"the result has more than about {MAX_DIGITS} digits")
     return value
 
 
