@@ -183,6 +183,12 @@ class ToolSettings(BaseModel):
     timeout_s: float = 10.0  # one tool call; past that the model is told it did not answer
     cue_after_s: float = 1.0  # a voice turn says `cue_text` when a tool takes longer than this
     cue_text: str = "Let me check."
+    # Told the model (in the system message) when tools are offered: small models otherwise
+    # call the same tool again and again instead of answering with its result.
+    instructions: str = (
+        "You can call tools when they help. After a tool has answered, do not call it again for "
+        "the same thing: tell the user the result in plain words."
+    )
     # MCP servers users may be given (an admin enables them per user): a JSON file in the
     # usual {"mcpServers": {name: {"command", "args", "env"} | {"url"}}} shape; "" = none.
     mcp_config: str = ""

@@ -60,7 +60,7 @@ def test_the_time_is_told_in_the_users_zone() -> None:
 async def test_the_provider_hands_out_both_tools() -> None:
     tools = {t.spec.name: t for t in await BuiltinTools().tools_for(ToolContext(user_id="u"))}
     assert set(tools) == {"get_current_time", "calculate"}
-    assert await tools["calculate"].call({"expression": "6*7"}, ToolContext(user_id="u")) == "42"
+    assert await tools["calculate"].call({"expression": " 6*7"}, ToolContext(user_id="u")) == "6*7 = 42"
     told = await tools["get_current_time"].call({}, ToolContext(user_id="u", timezone="UTC"))
     assert "(UTC, UTC+00:00)" in told
     with pytest.raises(ToolFailed, match="expression"):

@@ -64,7 +64,7 @@ class ToolRounds:
         """Every round into `inbox`; LLM errors propagate (the caller reports them)."""
         tools = await self._tools()
         specs = [t.spec.for_llm() for t in tools.values()]
-        messages = list(request.messages)
+        messages = self._instructed(request.messages) if specs else list(request.messages)
         while True:
             offer = specs if self.use.rounds < self.settings.max_rounds and not self.use.unsupported else []
             this = replace(request, messages=messages, tools=offer)
@@ -149,6 +149,16 @@ class ToolRounds:
         if not self._cued:
             self._cued = True
             inbox.put_nowait(fr.Cue())
+
+    def _instructed(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages with the tool instructions in the system message (made if none)."""
+        hint = self.settings.instructions.strip()
+        if not hint:
+            return list(messages)
+        if messages and messages[0].get("role") == "system":
+            first = dict(messages[0], content=f"{messages[0].get('content') or ''}\n\n{hint}".strip())
+            return [first, *messages[1:]]
+        return [{"role": "system", "content": hint}, *messages]
 
     @staticmethod
     def _exchange(text: str, calls: list[ToolCall], outcomes: list[ToolOutcome]) -> list[dict[str, Any]]:

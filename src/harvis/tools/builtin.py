@@ -147,7 +147,8 @@ class _Calculate:
                 expression = str(expression)
             else:
                 raise ToolFailed('calculate needs {"expression": "an arithmetic expression"}')
-        return calculate(expression)
+        # The whole equation, not the bare number: small models read it back more reliably.
+        return f"{expression.strip()} = {calculate(expression)}"
 
 
 class BuiltinTools:
