@@ -147,8 +147,10 @@ class PipelineSettings(BaseModel):
     filler_text: str = "One moment."
     # Prepended to every voice turn's messages; "" = none.
     system_prompt: str = (
-        "You are Harvis, a voice assistant. Answer in plain spoken sentences, "
-        "without markdown, lists or code. Keep answers short unless asked for detail."
+        # Not "answer in plain spoken sentences": with that, small models describe a tool
+        # instead of calling it.
+        "You are Harvis, a voice assistant. Keep answers short unless asked for detail. "
+        "Your words are spoken aloud: no markdown, lists or code."
     )
     max_answer_tokens: int = 400  # num_predict for voice answers
     # Realtime (WebSocket) sessions, 16 kHz PCM16 in.
