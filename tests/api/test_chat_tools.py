@@ -109,7 +109,9 @@ def test_a_voice_turn_tells_the_time_in_the_users_zone(alice: httpx.Client, tmp_
     assert names[-1] == "done", events
     results = [d for n, d in events if n == "tool_result"]
     said = [(n, d.get("text", d.get("name"))) for n, d in events if n != "audio"]
-    assert results and results[0]["name"] == "get_current_time" and results[0]["ok"], "".join(str(t) for _, t in said)
+    assert results and results[0]["name"] == "get_current_time" and results[0]["ok"], "".join(
+        str(t) for _, t in said
+    )
     assert ZONE in results[0]["result"]
     answer = "".join(d["text"] for n, d in events if n == "token")
     hours = {int(h) % 12 for h in re.findall(r"\b(\d{1,2})[:.]\d{2}\b", answer)}

@@ -176,13 +176,17 @@ def test_a_message_shows_its_tool_calls_folded_live_and_saved(page: Page, backen
           };
           const saved = new MessageView({
             role: "assistant", content: "It is 408.", status: "complete",
-            tool_calls: [{ name: "calculate", arguments: { expression: "12*34" }, result: "12*34 = 408", ok: true, ms: 3.2 }],
+            tool_calls: [
+              { name: "calculate", arguments: { expression: "12*34" }, result: "12*34 = 408", ok: true,
+                ms: 3.2 },
+            ],
           });
           const live = new MessageView({ role: "assistant", status: "streaming" });
           live.toolCall({ round: 1, index: 0, name: "lookup", arguments: { q: "<b>x</b>" } });
           const running = read(live);
-          live.toolResult({ round: 1, index: 0, name: "lookup", result: "error: <b>down</b>", ok: false, ms: 10 });
-          live.toolNotice({ code: "tool_rounds_exhausted", message: "The model used tools 4 times; it answers without more." });
+          live.toolResult({ round: 1, index: 0, result: "error: <b>down</b>", ok: false, ms: 10 });
+          const notice = "The model used tools 4 times; it answers without more.";
+          live.toolNotice({ code: "tool_rounds_exhausted", message: notice });
           live.update({ status: "complete" });
           const plain = new MessageView({ role: "assistant", content: "Hi", status: "complete" });
           return { saved: read(saved), running, ended: read(live), plain: read(plain) };

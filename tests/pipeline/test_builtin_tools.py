@@ -52,7 +52,9 @@ def test_calculate_refuses_what_is_not_bounded_arithmetic(expression: str, why: 
 def test_the_time_is_told_in_the_users_zone() -> None:
     now = dt.datetime(2026, 12, 2, 23, 30, tzinfo=dt.UTC)
     assert describe_now("Asia/Tokyo", now) == "Thursday, 2026-12-03, 08:30 (Asia/Tokyo, UTC+09:00)"
-    assert describe_now("America/New_York", now) == "Wednesday, 2026-12-02, 18:30 (America/New_York, UTC-05:00)"
+    assert (
+        describe_now("America/New_York", now) == "Wednesday, 2026-12-02, 18:30 (America/New_York, UTC-05:00)"
+    )
     with pytest.raises(ToolFailed, match="'Mars/Olympus' is not a known IANA time zone"):
         describe_now("Mars/Olympus", now)
 

@@ -97,7 +97,11 @@ async def test_a_tool_round_calls_the_tool_tells_the_model_and_streams_both_roun
     llm = ScriptedLLM(
         [],
         rounds=[
-            [Delta(content="Let me work it out. "), call("calculate", expression="12*34"), end(completion_tokens=5)],
+            [
+                Delta(content="Let me work it out. "),
+                call("calculate", expression="12*34"),
+                end(completion_tokens=5),
+            ],
             [*words("It is 408."), end(completion_tokens=4)],
         ],
     )
@@ -108,15 +112,25 @@ async def test_a_tool_round_calls_the_tool_tells_the_model_and_streams_both_roun
     assert names.index("tool_call") < names.index("tool_result") < len(names) - 1
     assert names[-1] == "done" and names.count("token") >= 2
     first_token_after = names.index("token", names.index("tool_result"))
-    assert "".join(e.text for e in got[:first_token_after] if isinstance(e, ev.Token)) == "Let me work it out. "
+    assert (
+        "".join(e.text for e in got[:first_token_after] if isinstance(e, ev.Token)) == "Let me work it out. "
+    )
     (result,) = results(got)
-    assert (result.tool, result.result, result.ok, result.round, result.index) == ("calculate", "12*34 = 408", True, 1, 0)
+    assert (result.tool, result.result, result.ok, result.round, result.index) == (
+        "calculate",
+        "12*34 = 408",
+        True,
+        1,
+        0,
+    )
     # Round 1 offered the tools in Ollama's shape; round 2 carries the call and its result.
     offered = {t["function"]["name"] for t in llm.requests[0].tools}
     assert offered == {"calculate", "get_current_time"}
     tail = llm.requests[1].messages[-2:]
     assert tail[0]["role"] == "assistant" and tail[0]["content"] == "Let me work it out. "
-    assert tail[0]["tool_calls"] == [{"function": {"name": "calculate", "arguments": {"expression": "12*34"}}}]
+    assert tail[0]["tool_calls"] == [
+        {"function": {"name": "calculate", "arguments": {"expression": "12*34"}}}
+    ]
     assert tail[1] == {"role": "tool", "content": "12*34 = 408", "tool_name": "calculate"}
     done = got[-1]
     assert isinstance(done, ev.Done) and done.status == "complete"

@@ -15,8 +15,8 @@ from harvis.api.sse import EventStreamResponse
 from harvis.api.turns import observer, sse
 from harvis.errors import Invalid, NotFound
 from harvis.pipeline.recorder import DbRecorder
-from harvis.tools.builtin import is_known_zone
 from harvis.store import chats
+from harvis.tools.builtin import is_known_zone
 
 router = api_router(tags=["chat"])
 
@@ -75,4 +75,6 @@ async def chat(
 def check_timezone(name: str | None) -> None:
     """A zone the tools could not use is the client's mistake: said now, not mid-answer."""
     if name and not is_known_zone(name):
-        raise Invalid(f"unknown time zone {name[:64]!r} (an IANA name such as Europe/Paris)", code="bad_timezone")
+        raise Invalid(
+            f"unknown time zone {name[:64]!r} (an IANA name such as Europe/Paris)", code="bad_timezone"
+        )

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Form, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from harvis.api.chat import check_timezone
 from harvis.api.deps import (
     CurrentUser,
     DbSession,
@@ -37,7 +38,6 @@ from harvis.api.schema_docs import VOICE_STREAM
 from harvis.api.services import Services
 from harvis.api.sse import EventStreamResponse
 from harvis.api.turns import observer, sse
-from harvis.api.chat import check_timezone
 from harvis.api.uploads import QuestionAudio
 from harvis.errors import HarvisError, NotFound
 from harvis.llm.router import Router

@@ -1,8 +1,9 @@
 """What a turn emits, in order. Each event knows its wire name and JSON payload.
 
 A text chat and a voice turn emit the same events (a text chat has no transcript, audio or
-filler); an answer that uses tools adds tool_call / tool_result (and tool_notice) events. They go out as Server-Sent Events (``event: NAME``) on POST /api/chat and POST
-/api/voice/turn, and as JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
+filler); an answer that uses tools adds tool_call / tool_result (and tool_notice) events.
+They go out as Server-Sent Events (``event: NAME``) on POST /api/chat and POST /api/voice/turn,
+and as JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class ToolRounds:
         self, request: ChatRequest, inbox: asyncio.Queue[fr.ChunkerFrame]
     ) -> tuple[str, list[ToolCall]]:
         """One stream: text and reasoning go on at once; the calls are kept for after it."""
-        text, calls = "", []
+        text, calls = "", list[ToolCall]()
         first = True
         async with contextlib.aclosing(self.llm.stream_chat(request)) as stream:
             async for item in stream:
@@ -129,13 +129,17 @@ class ToolRounds:
         outcomes = []
         try:
             for index, call in enumerate(calls):
-                inbox.put_nowait(fr.Emit(ev.ToolCallStarted(self.use.rounds, index, call.name, call.arguments)))
+                inbox.put_nowait(
+                    fr.Emit(ev.ToolCallStarted(self.use.rounds, index, call.name, call.arguments))
+                )
                 outcome = await self.toolbox.run(call, tools, self.context)
                 outcomes.append(outcome)
                 self.use.outcomes.append(outcome)
                 inbox.put_nowait(
                     fr.Emit(
-                        ev.ToolResult(self.use.rounds, index, call.name, outcome.result, outcome.ok, outcome.ms)
+                        ev.ToolResult(
+                            self.use.rounds, index, call.name, outcome.result, outcome.ok, outcome.ms
+                        )
                     )
                 )
         finally:

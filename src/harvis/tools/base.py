@@ -34,7 +34,7 @@ class ToolContext:
     timezone: str | None = None  # IANA name from the client (e.g. "Europe/Paris"); None = the server's
 
 
-class ToolFailed(Exception):  # noqa: N818 - a tool's own failure, told to the model as text
+class ToolFailed(Exception):
     """A tool could not do what was asked; the message is what the model is told."""
 
 

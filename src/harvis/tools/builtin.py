@@ -61,10 +61,7 @@ def describe_now(zone_name: str | None, now: dt.datetime | None = None) -> str:
     local = (now or dt.datetime.now(dt.UTC)).astimezone(zone)
     offset = local.strftime("%z")
     label = zone_name or "the server's time zone"
-    return (
-        f"{local:%A}, {local:%Y-%m-%d}, {local:%H:%M} "
-        f"({label}, UTC{offset[:3]}:{offset[3:]})"
-    )
+    return f"{local:%A}, {local:%Y-%m-%d}, {local:%H:%M} ({label}, UTC{offset[:3]}:{offset[3:]})"
 
 
 def _check(value: Any) -> Number:

@@ -28,11 +28,19 @@ class ToolOutcome:
     ms: float
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "arguments": self.arguments, "result": self.result, "ok": self.ok, "ms": self.ms}
+        return {
+            "name": self.name,
+            "arguments": self.arguments,
+            "result": self.result,
+            "ok": self.ok,
+            "ms": self.ms,
+        }
 
 
 class Toolbox:
-    def __init__(self, providers: Sequence[ToolProvider], *, timeout_s: float = 10.0, max_result_chars: int = 8000) -> None:
+    def __init__(
+        self, providers: Sequence[ToolProvider], *, timeout_s: float = 10.0, max_result_chars: int = 8000
+    ) -> None:
         self.providers = list(providers)
         self.timeout_s = timeout_s
         self.max_result_chars = max_result_chars
@@ -59,13 +67,14 @@ class Toolbox:
 
         tool = tools.get(call.name)
         if tool is None:
-            return outcome(f"error: there is no tool named {call.name!r}; the tools are: {', '.join(tools) or 'none'}", False)
-        if call.invalid_arguments:
             return outcome(
-                f"error: the arguments of {call.name} were not a JSON object ({call.invalid_arguments[:200]!r}); "
-                "call it again with valid JSON arguments",
+                f"error: there is no tool named {call.name!r}; the tools are: {', '.join(tools) or 'none'}",
                 False,
             )
+        if call.invalid_arguments:
+            raw = call.invalid_arguments[:200]
+            told = f"error: the arguments of {call.name} were not a JSON object ({raw!r}); send valid JSON"
+            return outcome(told, False)
         try:
             async with asyncio.timeout(self.timeout_s):
                 result = await tool.call(dict(call.arguments), context)
