@@ -265,6 +265,8 @@ async def test_a_model_without_tool_support_answers_without_tools_and_says_so() 
     got = await text_turn(turn)
 
     assert [bool(r.tools) for r in llm.requests] == [True, False]
+    assert llm.requests[0].messages[0]["role"] == "system"  # the tool instructions, then none
+    assert llm.requests[1].messages == [{"role": "user", "content": "what is 12*34?"}]
     notices = [e for e in got if isinstance(e, ev.ToolNotice)]
     assert [n.code for n in notices] == ["tools_unsupported"]
     done = got[-1]

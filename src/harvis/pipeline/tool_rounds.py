@@ -75,6 +75,8 @@ class ToolRounds:
                     raise
                 self.use.unsupported = True
                 self.timings["tools_unsupported"] = 1.0
+                if not self.use.rounds:  # nothing about tools for a model that has none
+                    messages = list(request.messages)
                 message = f"{request.model} cannot use tools; it answers without them."
                 inbox.put_nowait(fr.Emit(ev.ToolNotice("tools_unsupported", message)))
                 continue
