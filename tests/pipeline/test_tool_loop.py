@@ -272,6 +272,21 @@ async def test_a_model_without_tool_support_answers_without_tools_and_says_so() 
     done = got[-1]
     assert isinstance(done, ev.Done) and done.status == "complete" and done.timings["tools_unsupported"] == 1
 
+    # The next turn on that model is not refused again, and is told just the same.
+    toolbox = turn._stages.toolbox
+    assert toolbox is not None and toolbox.knows_no_tools("smollm2:135m")
+    again = ScriptedLLM([*words("Hi again."), end()])
+    turn2 = Turn(
+        llm=again,
+        recorder=MemoryRecorder(),
+        settings=PipelineSettings(),
+        options=TurnOptions(model="smollm2:135m", speak=False, user_id="u1"),
+        toolbox=toolbox,
+    )
+    got = await text_turn(turn2)
+    assert [bool(r.tools) for r in again.requests] == [False]
+    assert [e.name for e in got].count("tool_notice") == 1 and got[-1].name == "done"
+
 
 async def test_other_bad_requests_still_fail_the_turn() -> None:
     llm = ScriptedLLM([BadRequest("the prompt is too long")])

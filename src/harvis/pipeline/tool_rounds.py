@@ -64,6 +64,9 @@ class ToolRounds:
         """Every round into `inbox`; LLM errors propagate (the caller reports them)."""
         tools = await self._tools()
         specs = [t.spec.for_llm() for t in tools.values()]
+        if specs and self.toolbox is not None and self.toolbox.knows_no_tools(request.model):
+            specs = []  # refused a moment ago: no need to be refused again, but still said
+            self._no_tools(request.model, inbox)
         messages = self._instructed(request.messages) if specs else list(request.messages)
         while True:
             offer = specs if self.use.rounds < self.settings.max_rounds and not self.use.unsupported else []
@@ -73,12 +76,11 @@ class ToolRounds:
             except BadRequest as exc:
                 if not offer or NO_TOOL_SUPPORT not in exc.message:
                     raise
-                self.use.unsupported = True
-                self.timings["tools_unsupported"] = 1.0
+                if self.toolbox is not None:
+                    self.toolbox.note_no_tools(request.model)
                 if not self.use.rounds:  # nothing about tools for a model that has none
                     messages = list(request.messages)
-                message = f"{request.model} cannot use tools; it answers without them."
-                inbox.put_nowait(fr.Emit(ev.ToolNotice("tools_unsupported", message)))
+                self._no_tools(request.model, inbox)
                 continue
             if not calls or not offer:
                 return  # calls made without tools offered (capped) are not run
@@ -91,6 +93,12 @@ class ToolRounds:
                 self.timings["tool_rounds_capped"] = 1.0
                 message = f"The model used tools {self.use.rounds} times; it answers without more."
                 inbox.put_nowait(fr.Emit(ev.ToolNotice("tool_rounds_exhausted", message)))
+
+    def _no_tools(self, model: str, inbox: asyncio.Queue[fr.ChunkerFrame]) -> None:
+        self.use.unsupported = True
+        self.timings["tools_unsupported"] = 1.0
+        message = f"{model} cannot use tools; it answers without them."
+        inbox.put_nowait(fr.Emit(ev.ToolNotice("tools_unsupported", message)))
 
     async def _tools(self) -> dict[str, Tool]:
         if self.toolbox is None or self.context is None or not self.settings.enabled:
