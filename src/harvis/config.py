@@ -147,8 +147,10 @@ class PipelineSettings(BaseModel):
     filler_text: str = "One moment."
     # Prepended to every voice turn's messages; "" = none.
     system_prompt: str = (
-        "You are Harvis, a voice assistant. Answer in plain spoken sentences, "
-        "without markdown, lists or code. Keep answers short unless asked for detail."
+        # Not "answer in plain spoken sentences": with that, small models describe a tool
+        # instead of calling it.
+        "You are Harvis, a voice assistant. Keep answers short unless asked for detail. "
+        "Your words are spoken aloud: no markdown, lists or code."
     )
     max_answer_tokens: int = 400  # num_predict for voice answers
     # Realtime (WebSocket) sessions, 16 kHz PCM16 in.
@@ -184,6 +186,12 @@ class ToolSettings(BaseModel):
     cue_after_s: float = 1.0  # a voice turn says `cue_text` when a tool takes longer than this
     cue_text: str = "Let me check."
     max_timers: int = Field(default=50, ge=1)  # active timers and reminders per user
+    # Told the model (in the system message) when tools are offered: small models otherwise
+    # call the same tool again and again instead of answering with its result.
+    instructions: str = (
+        "You can call tools when they help. After a tool has answered, do not call it again for "
+        "the same thing: tell the user the result in plain words."
+    )
     # MCP servers users may be given (an admin enables them per user): a JSON file in the
     # usual {"mcpServers": {name: {"command", "args", "env"} | {"url"}}} shape; "" = none.
     mcp_config: str = ""

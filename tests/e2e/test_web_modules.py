@@ -155,3 +155,49 @@ def test_markdown_rendering_is_safe_and_readable(page: Page, backend: Proc) -> N
     assert result["tableRows"] == [["<strong>a</strong>", "&lt;b&gt;1&lt;/b&gt;"], ["b", "2"]]
     assert '<img src=x onerror="window.__md = 1">' in result["text"]
     assert page.evaluate("window.__md") is None
+
+
+def test_a_message_shows_its_tool_calls_folded_live_and_saved(page: Page, backend: Proc) -> None:
+    page.goto(backend.url + "/")
+    shown = page.evaluate(
+        """async () => {
+          const { MessageView } = await import("/js/message-view.js");
+          const read = (v) => {
+            v.render();
+            const block = v.root.querySelector("details.tools");
+            return {
+              hidden: block.hidden, open: block.open,
+              summary: block.querySelector("summary").textContent,
+              items: [...block.querySelectorAll("li")].map((li) => li.textContent),
+              failed: block.querySelectorAll("li.tool-failed").length,
+              html: block.querySelectorAll("b").length,
+              footer: v.root.querySelector(".message-meta").textContent,
+            };
+          };
+          const saved = new MessageView({
+            role: "assistant", content: "It is 408.", status: "complete",
+            tool_calls: [
+              { name: "calculate", arguments: { expression: "12*34" }, result: "12*34 = 408", ok: true,
+                ms: 3.2 },
+            ],
+          });
+          const live = new MessageView({ role: "assistant", status: "streaming" });
+          live.toolCall({ round: 1, index: 0, name: "lookup", arguments: { q: "<b>x</b>" } });
+          const running = read(live);
+          live.toolResult({ round: 1, index: 0, result: "error: <b>down</b>", ok: false, ms: 10 });
+          const notice = "The model used tools 4 times; it answers without more.";
+          live.toolNotice({ code: "tool_rounds_exhausted", message: notice });
+          live.update({ status: "complete" });
+          const plain = new MessageView({ role: "assistant", content: "Hi", status: "complete" });
+          return { saved: read(saved), running, ended: read(live), plain: read(plain) };
+        }"""
+    )
+    assert shown["saved"]["hidden"] is False and shown["saved"]["open"] is False  # folded
+    assert shown["saved"]["summary"] == "1 tool call"
+    assert shown["saved"]["items"] == ['calculate({"expression":"12*34"})→ 12*34 = 408 · 3 ms']
+    assert shown["running"]["summary"] == "1 tool call…" and shown["running"]["items"][0].endswith("running…")
+    ended = shown["ended"]
+    assert ended["failed"] == 1 and ended["html"] == 0  # the model's text is never HTML
+    assert ended["items"] == ['lookup({"q":"<b>x</b>"})→ error: <b>down</b> · 10 ms']
+    assert "answers without more" in ended["footer"]
+    assert shown["plain"]["hidden"] is True

@@ -13,6 +13,8 @@ from harvis.pipeline.endpointing import WINDOW
 from harvis.pipeline.pipeline import Pipeline
 from harvis.pipeline.realtime import RealtimeSession
 from harvis.pipeline.turn import TurnOptions
+from harvis.tools.builtin import BuiltinTools
+from harvis.tools.toolbox import Toolbox
 from tests.support.voice import MemoryRecorder, ScriptedLLM, StandInSpeech, end, words
 
 FIRST = "The first clause of the answer is this one."
@@ -34,7 +36,9 @@ def pcm(seconds: float, loud: bool) -> bytes:
 
 
 class Harness:
-    def __init__(self, llm: ScriptedLLM, clock: Any = None, **settings: Any) -> None:
+    def __init__(
+        self, llm: ScriptedLLM, clock: Any = None, toolbox: Toolbox | None = None, **settings: Any
+    ) -> None:
         self.llm = llm
         self.speech = StandInSpeech()
         self.sent: list[dict[str, Any]] = []
@@ -44,7 +48,7 @@ class Harness:
         )
         kwargs = {"clock": clock} if clock else {}
         settings = Settings(pipeline=conf, llm=LLMSettings(voice_keep_alive="-1"))
-        self.pipeline = Pipeline(llm=llm, speech=self.speech, settings=settings)
+        self.pipeline = Pipeline(llm=llm, speech=self.speech, settings=settings, toolbox=toolbox)
         self.session = RealtimeSession(
             pipeline=self.pipeline, send=self._send, vad=loudness_vad, recorder_for=self._recorder, **kwargs
         )
@@ -267,3 +271,39 @@ async def test_words_still_being_heard_when_the_socket_closes_are_saved() -> Non
     assert recorder.user == ["remember to buy milk"]
     assert recorder.answers[0]["status"] == "interrupted" and recorder.answers[0]["content"] == ""
     assert llm.requests == []  # nobody is listening: no answer is generated
+
+
+async def test_tool_calls_go_out_on_the_socket_and_a_cancel_stops_a_running_one() -> None:
+    from harvis.llm.types import Delta, ToolCall
+    from tests.pipeline.test_tool_loop import Extra, GatedTool
+
+    slow = GatedTool()
+    time_call = Delta(tool_calls=(ToolCall("get_current_time", {}),))
+    llm = ScriptedLLM(
+        [],
+        rounds=[
+            [time_call, end()],
+            [*words("It is noon."), end()],
+            [Delta(tool_calls=(ToolCall("slow_lookup", {}),)), end()],
+        ],
+    )
+    h = Harness(llm, toolbox=Toolbox([BuiltinTools(), Extra(slow)]))
+    options = TurnOptions(model="smollm2:135m", user_id="u1", timezone="Asia/Tokyo")
+    await h.session.start(options, None)
+    await h.say()
+    await h.wait_for("done")
+    call = next(m for m in h.sent if m["type"] == "tool_call")
+    result = next(m for m in h.sent if m["type"] == "tool_result")
+    assert call == {"type": "tool_call", "round": 1, "index": 0, "name": "get_current_time", "arguments": {}}
+    assert result["ok"] is True and "Asia/Tokyo" in result["result"]
+    assert h.recorders[0][1].answers[-1]["tool_calls"][0]["name"] == "get_current_time"
+
+    await h.say()  # the next turn's tool hangs until the user cancels
+    await h.wait_for("tool_call", 2)
+    await slow.started.wait()
+    await h.session.interrupt()
+    await h.wait_for("done", 2)
+    done = [m for m in h.sent if m["type"] == "done"]
+    assert slow.ended == ["cancelled"] and done[-1]["status"] == "interrupted"
+    assert "tool_result" not in [m["type"] for m in h.sent[h.sent.index(done[0]) :]]
+    await h.session.close()

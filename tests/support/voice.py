@@ -62,7 +62,9 @@ class StandInSpeech:
 
 @dataclass
 class ScriptedLLM:
-    """Streams `script`: Delta/StreamEnd items are sent, an Exception is raised, an Event is awaited."""
+    """Streams `script`: Delta/StreamEnd items are sent, an Exception is raised, an Event is awaited.
+    With `rounds`, call N streams rounds[N] instead (the last one again past the end): a tool
+    loop's rounds."""
 
     script: list[Any]
     requests: list[ChatRequest] = field(default_factory=list)
@@ -71,13 +73,15 @@ class ScriptedLLM:
     warmed: list[str] = field(default_factory=list)
     loaded: bool = True
     on_call: Any = None  # called with the request when stream_chat starts
+    rounds: list[list[Any]] = field(default_factory=list)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Delta | StreamEnd]:
         self.requests.append(request)
         if self.on_call:
             self.on_call(request)
+        script = self.rounds[min(len(self.requests), len(self.rounds)) - 1] if self.rounds else self.script
         try:
-            for item in self.script:
+            for item in script:
                 if isinstance(item, asyncio.Event):
                     await item.wait()
                 elif isinstance(item, BaseException):

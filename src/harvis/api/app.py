@@ -52,6 +52,7 @@ from harvis.speech.voices import VoiceLibrary
 from harvis.store.db import Database
 from harvis.store.private import make_private
 from harvis.tools.base import ToolProvider
+from harvis.tools.builtin import BuiltinTools
 from harvis.tools.mcp import McpProvider
 from harvis.tools.mcp_config import load_mcp_config
 from harvis.tools.timer_clock import TimerClock, TimerHub
@@ -111,7 +112,7 @@ async def _start_tools(svc: Services, stack: AsyncExitStack) -> Toolbox:
     await clock.start()
     stack.push_async_callback(clock.close)
     svc.timers = TimerTools(svc.db, clock, max_active=t.max_timers)
-    providers: list[ToolProvider] = [svc.timers]
+    providers: list[ToolProvider] = [BuiltinTools(), svc.timers]
     # A bad file raises here (McpConfigError); `harvis serve` checks it first and exits 2.
     servers = load_mcp_config(t.mcp_config)
     if servers:
@@ -126,7 +127,7 @@ async def _start_speech(svc: Services, router: Router, stack: AsyncExitStack) ->
     speech = SpeechService.from_settings(settings)
     await speech.start()
     stack.push_async_callback(speech.close)
-    pipeline = Pipeline(llm=router, speech=speech, settings=settings)
+    pipeline = Pipeline(llm=router, speech=speech, settings=settings, toolbox=svc.toolbox)
     stack.push_async_callback(pipeline.close)
     svc.speech, svc.pipeline = speech, pipeline
     svc.voices = VoiceLibrary(speech, settings.speech, data_dir=settings.data_dir)

@@ -16,6 +16,7 @@ from harvis.api.turns import observer, sse
 from harvis.errors import Invalid, NotFound
 from harvis.pipeline.recorder import DbRecorder
 from harvis.store import chats
+from harvis.tools.builtin import is_known_zone
 
 router = api_router(tags=["chat"])
 
@@ -34,6 +35,9 @@ class ChatIn(BaseModel):
     model: CleanStr | None = Field(default=None, min_length=1, max_length=200)
     message: CleanStr = Field(min_length=1, max_length=32_000)
     options: ChatOptions | None = None
+    # The user's IANA time zone (the browser's), for tools such as the current time.
+    timezone: CleanStr | None = Field(default=None, max_length=64)
+    tools: bool = True  # False: answer without tools
 
 
 @router.post(
@@ -46,6 +50,7 @@ async def chat(
 ) -> EventStreamResponse:
     if not body.message.strip():
         raise Invalid("the message is empty", code="empty_message")
+    check_timezone(body.timezone)
     session_model = None
     if body.session_id:
         chat_session = await chats.get_session(db, user_id=user.id, session_id=body.session_id)
@@ -55,6 +60,8 @@ async def chat(
     options = pipeline.text_options(
         model=body.model or session_model or llm.default_model,
         llm_options=body.options.model_dump(exclude_none=True) if body.options else None,
+        user_id=user.id if body.tools else None,
+        timezone=body.timezone or None,
     )
     recorder = DbRecorder(
         svc.db, user_id=user.id, session_id=body.session_id, kind="text", chosen_model=body.model
@@ -63,3 +70,11 @@ async def chat(
     # Committed before the LLM is called: a crash from here on still leaves the question.
     started = await turn.begin(body.message)
     return EventStreamResponse(sse(turn.answer(started)))
+
+
+def check_timezone(name: str | None) -> None:
+    """A zone the tools could not use is the client's mistake: said now, not mid-answer."""
+    if name and not is_known_zone(name):
+        raise Invalid(
+            f"unknown time zone {name[:64]!r} (an IANA name such as Europe/Paris)", code="bad_timezone"
+        )

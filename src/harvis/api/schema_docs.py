@@ -56,6 +56,9 @@ _CHAT_EVENTS: list[ev.TurnEvent] = [
     ev.Reasoning("The user greets me."),
     ev.Token("Hello"),
     ev.Fallback("big-model", "small-model", "node-1"),
+    ev.ToolCallStarted(1, 0, "calculate", {"expression": "12*34"}),
+    ev.ToolResult(1, 0, "calculate", "12*34 = 408", True, 0.4),
+    ev.ToolNotice("tools_unsupported", "small-model cannot use tools; it answers without them."),
     ev.Done(
         "7d4e5a", "complete", "node-1", "small-model", True, {"llm_ttft_ms": 120.0}, {"prompt_tokens": 9}
     ),

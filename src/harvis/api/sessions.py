@@ -36,6 +36,16 @@ class SessionOut(BaseModel):
     model: str | None
 
 
+class ToolCallOut(BaseModel):
+    """One tool call of an answer: what the model asked and what it was told."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: str
+    ok: bool
+    ms: float
+
+
 class MessageOut(BaseModel):
     id: str
     role: str
@@ -47,6 +57,7 @@ class MessageOut(BaseModel):
     served_by: str | None
     kind: str
     timings: dict[str, Any] | None
+    tool_calls: list[ToolCallOut] = []
     created_at: datetime
 
 
@@ -68,6 +79,7 @@ def message_out(m: Message) -> MessageOut:
         served_by=m.served_by,
         kind=m.kind,
         timings=m.timings,
+        tool_calls=[ToolCallOut.model_validate(c) for c in m.tool_calls or []],
         created_at=m.created_at,
     )
 

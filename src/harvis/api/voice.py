@@ -23,6 +23,7 @@ from fastapi import Form, WebSocket, WebSocketDisconnect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from harvis.api import timer_voice
+from harvis.api.chat import check_timezone
 from harvis.api.deps import (
     CurrentUser,
     DbSession,
@@ -68,8 +69,10 @@ async def _options(
     model: str | None,
     voice: str | None,
     language: str | None,
+    timezone: str | None = None,
 ) -> TurnOptions:
-    """Validate what a turn asks for (session ownership, voice) before anything streams."""
+    """Validate what a turn asks for (session ownership, voice, time zone) before anything streams."""
+    check_timezone(timezone)
     chat_model = None
     if session_id:
         chat = await chats.get_session(db, user_id=user_id, session_id=session_id)
@@ -78,7 +81,11 @@ async def _options(
         chat_model = chat.model
     voice_ref = await voices.resolve(db, user_id=user_id, name=voice or None)
     return pipeline.voice_options(
-        model=model or chat_model or llm.default_model, voice=voice_ref, language=language or None
+        model=model or chat_model or llm.default_model,
+        voice=voice_ref,
+        language=language or None,
+        user_id=user_id,
+        timezone=timezone or None,
     )
 
 
@@ -99,6 +106,7 @@ async def voice_turn(
     model: Annotated[str | None, Form(max_length=200)] = None,
     voice: Annotated[str | None, Form(max_length=64)] = None,
     language: Annotated[str | None, Form(max_length=8)] = None,
+    timezone: Annotated[str | None, Form(max_length=64)] = None,
 ) -> EventStreamResponse:
     options = await _options(
         db,
@@ -110,6 +118,7 @@ async def voice_turn(
         model=model,
         voice=voice,
         language=language,
+        timezone=timezone,
     )
     pipeline.warm(options.model)  # a cold model (and TTS) load while the audio is heard
     recorder = DbRecorder(svc.db, user_id=user.id, session_id=session_id, kind="voice")
@@ -214,6 +223,7 @@ async def _control(session: RealtimeSession, text: str, svc: Services, user_id: 
                     model=_str(msg.get("model")),
                     voice=_str(msg.get("voice")),
                     language=_str(msg.get("language")),
+                    timezone=_str(msg.get("timezone")),
                 )
         except HarvisError as exc:
             await send(ev.to_ws(ev.Error(exc.code, exc.message)))

@@ -158,17 +158,23 @@ class OllamaClient:
         calls = []
         for call in raw or []:
             fn = call.get("function") if isinstance(call, dict) else None
-            args = fn.get("arguments") if isinstance(fn, dict) else None
-            if isinstance(args, str):
-                try:
-                    args = json.loads(args)
-                except ValueError:
-                    args = None
-            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not isinstance(args, dict):
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise UpstreamError(
                     f"{self.base_url}: the model made a malformed tool call: {str(call)[:200]}"
                 )
-            calls.append(ToolCall(fn["name"], args, str(call.get("id") or "")))
+            args = fn.get("arguments", {})
+            parsed = args
+            if isinstance(args, str):
+                try:
+                    parsed = json.loads(args) if args.strip() else {}
+                except ValueError:
+                    parsed = None
+            call_id = str(call.get("id") or "")
+            if isinstance(parsed, dict):
+                calls.append(ToolCall(fn["name"], parsed, call_id))
+            else:  # the model's mistake: the tool loop tells it, the answer goes on
+                raw = args if isinstance(args, str) else json.dumps(args)
+                calls.append(ToolCall(fn["name"], {}, call_id, invalid_arguments=raw[:2000]))
         return tuple(calls)
 
     async def _send(self, path: str, body: dict[str, Any], deadline: float, limit: float) -> httpx.Response:

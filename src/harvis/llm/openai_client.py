@@ -219,12 +219,14 @@ class OpenAIClient:
                 args = json.loads(call["args"]) if call["args"].strip() else {}
             except ValueError:
                 args = None
-            if not call["name"] or not isinstance(args, dict):
+            if not call["name"]:
                 raise UpstreamError(
-                    f"{self.base_url}: the model called {call['name'] or 'a tool'} with arguments that are "
-                    f"not a JSON object: {call['args'][:200]!r}"
+                    f"{self.base_url}: the model called a tool without a name: {call['args'][:200]!r}"
                 )
-            out.append(ToolCall(call["name"], args, call["id"]))
+            if isinstance(args, dict):
+                out.append(ToolCall(call["name"], args, call["id"]))
+            else:  # the model's mistake: the tool loop tells it, the answer goes on
+                out.append(ToolCall(call["name"], {}, call["id"], invalid_arguments=call["args"][:2000]))
         return tuple(out)
 
 

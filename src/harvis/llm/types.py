@@ -15,6 +15,9 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]  # parsed JSON object
     id: str = ""  # the call's id where the server gives one (OpenAI), else ""
+    # Set when the model's arguments were not a JSON object (then `arguments` is {}): the
+    # toolbox tells the model so instead of failing the answer.
+    invalid_arguments: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,18 @@
 for a filler when the first token is late; `speak` synthesizes clauses in order and tells
 `chunk` each time it is done, so the chunker knows when the speaker is idle without asking.
 Without speech (a text chat) there is no `speak` and no clauses. Everything the consumer should
-see comes out of `out` in order, ending with END; `stop()` cancels every stage.
+see comes out of `out` in order, ending with END; `stop()` cancels every stage. With tools,
+`generate` runs the rounds of calls (tool_rounds.py) and tells the chunker when to flush.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
-from harvis.config import PipelineSettings
+from harvis.config import PipelineSettings, ToolSettings
 from harvis.errors import HarvisError, InternalError
 from harvis.llm.types import ChatRequest, Delta, StreamEnd
 from harvis.pipeline import events as ev
@@ -22,8 +23,11 @@ from harvis.pipeline import frames as fr
 from harvis.pipeline.chunker import ClauseChunker
 from harvis.pipeline.filler import FillerCache
 from harvis.pipeline.ports import LLMPort, SpeechPort
+from harvis.pipeline.tool_rounds import ToolRounds
 from harvis.speech.audio import wav_bytes
 from harvis.speech.tts import VoiceRef
+from harvis.tools.base import ToolContext
+from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 Out = ev.TurnEvent | fr.EndOfStream
@@ -42,8 +46,13 @@ class AnswerStages:
         timings: dict[str, float | None],
         t0: float,
         clock: Callable[[], float],
+        toolbox: Toolbox | None = None,
+        tool_settings: ToolSettings | None = None,
     ) -> None:
         self.llm, self.speech, self.fillers, self.settings = llm, speech, fillers, settings
+        self.toolbox, self.tool_settings = toolbox, tool_settings or ToolSettings()
+        self.tool_context: ToolContext | None = None  # set once the turn knows its session
+        self.tools: ToolRounds | None = None
         self.voice, self.fallback_from = voice, fallback_from
         self.timings, self.t0, self._clock = timings, t0, clock
         self.content, self.reasoning = "", ""
@@ -85,10 +94,16 @@ class AnswerStages:
 
     # ---- stage: the LLM
     async def _generate(self, request: ChatRequest, inbox: asyncio.Queue[fr.ChunkerFrame]) -> None:
+        self.tools = ToolRounds(
+            llm=self.llm,
+            toolbox=self.toolbox,
+            context=self.tool_context,
+            settings=self.tool_settings,
+            cue=self.speech is not None and self.fillers is not None,
+            timings=self.timings,
+        )
         try:
-            async with contextlib.aclosing(self.llm.stream_chat(request)) as stream:
-                async for item in stream:
-                    inbox.put_nowait(item)
+            await self.tools.run(request, inbox)
         except HarvisError as exc:
             inbox.put_nowait(fr.StageFailed(exc))
         except Exception:  # an LLM layer bug must still end the turn with an error event
@@ -130,6 +145,15 @@ class AnswerStages:
                 self.error = self.error or item.error
             elif isinstance(item, fr.Spoken):
                 self._clauses_done = item.count
+            elif isinstance(item, fr.Emit):
+                self.out.put_nowait(item.event)
+                filler_at = None  # a tool is running: the cue, not the filler, covers it
+            elif isinstance(item, fr.Flush):
+                if chunker is not None and (held := chunker.flush()):
+                    self._send(held, clauses)
+            elif isinstance(item, fr.Cue):
+                if chunker is not None:
+                    clauses.put_nowait(item)
             else:
                 self._on_llm_done(chunker, clauses)
                 return
@@ -175,6 +199,14 @@ class AnswerStages:
         return True
 
     def _on_stream_end(self, item: StreamEnd) -> None:
+        first, last = self.end, item
+        if first is not None:  # a later tool round: usage adds up, the fallback was told once
+            self.end = replace(
+                last,
+                prompt_tokens=first.prompt_tokens + last.prompt_tokens,
+                completion_tokens=first.completion_tokens + last.completion_tokens,
+            )
+            return
         self.end = item
         if item.fallback:
             self.out.put_nowait(
@@ -202,6 +234,9 @@ class AnswerStages:
         index = done = 0
         try:
             while not isinstance(frame := await clauses.get(), fr.EndOfStream):
+                if isinstance(frame, fr.Cue):
+                    await self._cue()
+                    continue
                 chunk = await self.speech.speak(frame.text, voice=self.voice)
                 if chunk is not None:
                     # Stamped where the audio is made, like total_ms below, so the two compare.
@@ -219,6 +254,14 @@ class AnswerStages:
             self.error = self.error or HarvisError(f"Speech synthesis failed: {reason}", code="tts_failed")
         self.timings["total_ms"] = self._ms(self.t0)
         self.out.put_nowait(fr.END)
+
+    async def _cue(self) -> None:
+        """The tool cue, after the clauses before it; a filler event (not part of the answer)."""
+        if self.fillers is None:
+            return
+        cue = await self.fillers.get(self.tool_settings.cue_text, self.voice)
+        if cue is not None and not self._stopped:
+            self.out.put_nowait(cue)
 
     async def _filler(self) -> None:
         if self.content or self.fillers is None:

@@ -1,8 +1,9 @@
 """What a turn emits, in order. Each event knows its wire name and JSON payload.
 
 A text chat and a voice turn emit the same events (a text chat has no transcript, audio or
-filler). They go out as Server-Sent Events (``event: NAME``) on POST /api/chat and POST
-/api/voice/turn, and as JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
+filler); an answer that uses tools adds tool_call / tool_result (and tool_notice) events.
+They go out as Server-Sent Events (``event: NAME``) on POST /api/chat and POST /api/voice/turn,
+and as JSON objects (``{"type": NAME, ...}``) on the realtime WebSocket.
 """
 
 from __future__ import annotations
@@ -110,6 +111,56 @@ class Fallback:
 
 
 @dataclass(frozen=True)
+class ToolCallStarted:
+    """The model called a tool; `round` counts tool rounds from 1, `index` the calls in it."""
+
+    round: int
+    index: int
+    tool: str
+    arguments: dict[str, Any]
+    name = "tool_call"
+
+    def payload(self) -> dict[str, Any]:
+        return {"round": self.round, "index": self.index, "name": self.tool, "arguments": self.arguments}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What the tool answered (or what went wrong: ok false), as the model is told it."""
+
+    round: int
+    index: int
+    tool: str
+    result: str
+    ok: bool
+    ms: float
+    name = "tool_result"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "round": self.round,
+            "index": self.index,
+            "name": self.tool,
+            "result": self.result,
+            "ok": self.ok,
+            "ms": self.ms,
+        }
+
+
+@dataclass(frozen=True)
+class ToolNotice:
+    """The tools could not be used as asked: `tools_unsupported` (the model has no tool
+    support: answered without tools) or `tool_rounds_exhausted` (answered without more)."""
+
+    code: str
+    message: str
+    name = "tool_notice"
+
+    def payload(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Done:
     message_id: str
     status: str  # complete | stopped (text) | interrupted (voice)
@@ -147,7 +198,20 @@ class Error:
         return body
 
 
-TurnEvent = SessionStarted | Transcript | Reasoning | Token | AudioOut | Filler | Fallback | Done | Error
+TurnEvent = (
+    SessionStarted
+    | Transcript
+    | Reasoning
+    | Token
+    | AudioOut
+    | Filler
+    | Fallback
+    | ToolCallStarted
+    | ToolResult
+    | ToolNotice
+    | Done
+    | Error
+)
 
 
 def to_sse(event: TurnEvent) -> str:

@@ -16,28 +16,49 @@ from harvis.pipeline.filler import FillerCache, Warmer
 from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
 from harvis.pipeline.turn import Turn, TurnOptions
 from harvis.speech.tts import VoiceRef
+from harvis.tools.toolbox import Toolbox
 
 
 class Pipeline:
-    def __init__(self, *, llm: LLMPort, speech: SpeechPort, settings: Settings) -> None:
-        self.llm, self.speech = llm, speech
+    def __init__(
+        self, *, llm: LLMPort, speech: SpeechPort, settings: Settings, toolbox: Toolbox | None = None
+    ) -> None:
+        self.llm, self.speech, self.toolbox = llm, speech, toolbox
+        self.tool_settings = settings.tools
         self.settings = settings.pipeline
         self.keep_alive = settings.llm.voice_keep_alive
         self.fillers = FillerCache(speech)
         self.warmer = Warmer(llm, settings.llm.voice_keep_alive)
         self._warming: set[asyncio.Task[Any]] = set()
 
-    def text_options(self, *, model: str, llm_options: dict[str, Any] | None = None) -> TurnOptions:
-        return TurnOptions(model=model, speak=False, llm_options=dict(llm_options or {}))
+    def text_options(
+        self,
+        *,
+        model: str,
+        llm_options: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        timezone: str | None = None,
+    ) -> TurnOptions:
+        return TurnOptions(
+            model=model, speak=False, llm_options=dict(llm_options or {}), user_id=user_id, timezone=timezone
+        )
 
     def voice_options(
-        self, *, model: str, voice: VoiceRef | None = None, language: str | None = None
+        self,
+        *,
+        model: str,
+        voice: VoiceRef | None = None,
+        language: str | None = None,
+        user_id: str | None = None,
+        timezone: str | None = None,
     ) -> TurnOptions:
         s = self.settings
         return TurnOptions(
             model=model,
             voice=voice,
             language=language,
+            user_id=user_id,
+            timezone=timezone,
             keep_alive=self.keep_alive,  # a voice turn pins its model: the next one pays no load
             system_prompt=s.system_prompt,
             llm_options={"num_predict": s.max_answer_tokens},
@@ -62,6 +83,8 @@ class Pipeline:
             on_end=on_end,
             started_at=time.perf_counter() if started_at is None else started_at,
             timings=None if decode_ms is None else {"decode_ms": decode_ms},
+            toolbox=self.toolbox,
+            tool_settings=self.tool_settings,
         )
 
     def warm(self, model: str) -> None:

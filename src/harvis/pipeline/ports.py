@@ -67,4 +67,5 @@ class TurnRecorder(Protocol):
         served_by: str | None,
         model: str | None,
         timings: dict[str, float | None],
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None: ...

@@ -82,6 +82,7 @@ class DbRecorder:
         served_by: str | None,
         model: str | None,
         timings: dict[str, float | None],
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> None:
         if self.assistant_message_id is None:
             return
@@ -96,5 +97,6 @@ class DbRecorder:
                 model=model,
                 served_by=served_by,
                 timings=dict(timings),
+                tool_calls=tool_calls,
             )
             await db.commit()

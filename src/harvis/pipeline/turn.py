@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harvis.config import PipelineSettings
+from harvis.config import PipelineSettings, ToolSettings
 from harvis.errors import BadInput, HarvisError
 from harvis.llm.types import ChatRequest, StreamEnd
 from harvis.pipeline import events as ev
@@ -29,6 +29,8 @@ from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
 from harvis.speech.audio import Audio
 from harvis.speech.tts import VoiceRef
 from harvis.store.chats import PROGRESS_EVERY_S
+from harvis.tools.base import ToolContext
+from harvis.tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 _BACKGROUND: set[asyncio.Task[None]] = set()  # saves still running after their consumer left
@@ -43,6 +45,10 @@ class TurnOptions:
     keep_alive: str | None = None
     system_prompt: str = ""
     llm_options: dict[str, Any] = field(default_factory=dict)  # Ollama options (num_predict, seed…)
+    # Tools act for one user: without a user (the protocol adapters) a turn has none.
+    tools: bool = True
+    user_id: str | None = None
+    timezone: str | None = None  # the user's IANA zone, for the tools (e.g. the current time)
 
 
 class Turn:
@@ -59,6 +65,8 @@ class Turn:
         clock: Callable[[], float] = time.perf_counter,
         started_at: float | None = None,
         timings: dict[str, float | None] | None = None,
+        toolbox: Toolbox | None = None,
+        tool_settings: ToolSettings | None = None,
     ) -> None:
         if options.speak and speech is None:
             raise ValueError("a spoken turn needs a speech service")
@@ -85,6 +93,8 @@ class Turn:
             timings=self.timings,
             t0=self.t0,
             clock=clock,
+            toolbox=toolbox if options.tools and options.user_id else None,
+            tool_settings=tool_settings,
         )
         self._closing: asyncio.Task[None] | None = None
 
@@ -99,6 +109,12 @@ class Turn:
     @property
     def end(self) -> StreamEnd | None:
         return self._stages.end
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """Every tool call of the answer and what came of it (ToolOutcome.as_json)."""
+        tools = self._stages.tools
+        return [o.as_json() for o in tools.use.outcomes] if tools is not None else []
 
     @property
     def stopped_status(self) -> str:
@@ -154,6 +170,10 @@ class Turn:
         """Save the user's words before the LLM is called; the store's errors propagate."""
         started, self._history = await self.recorder.begin(text, model=self.options.model)
         self.message_id = started.assistant_message_id
+        if self.options.user_id:
+            self._stages.tool_context = ToolContext(
+                user_id=self.options.user_id, session_id=started.session_id, timezone=self.options.timezone
+            )
         self.status = "streaming"
         return started
 
@@ -284,6 +304,7 @@ class Turn:
                 served_by=self.end.served_by if self.end else None,
                 model=self.end.model if self.end else self.options.model,
                 timings=dict(self.timings),
+                tool_calls=self.tool_calls,
             )
         except Exception:
             log.exception("turn: could not save the answer as %s", self.status)

@@ -126,6 +126,7 @@ async def finish_message(
     model: str | None = None,
     served_by: str | None = None,
     timings: dict[str, Any] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Message | None:
     """Write an answer's final text and status (complete, stopped, error, interrupted)."""
     message = await session.scalar(select(Message).where(Message.id == message_id))
@@ -137,11 +138,23 @@ async def finish_message(
     message.error = None if error is None else db_text(error)
     message.served_by = served_by
     message.timings = timings
+    message.tool_calls = _clean(tool_calls) if tool_calls else None
     if model is not None:
         message.model = model
     message.updated_at = utcnow()
     await session.flush()
     return message
+
+
+def _clean(value: Any) -> Any:
+    """`db_text` all the way down: a tool's result or the model's arguments may hold NUL."""
+    if isinstance(value, str):
+        return db_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {db_text(str(k)): _clean(v) for k, v in value.items()}
+    return value
 
 
 async def save_partial(session: AsyncSession, *, message_id: str, content: str, reasoning: str) -> None:

@@ -125,6 +125,8 @@ class Message(Base):
     served_by: Mapped[str | None] = mapped_column(String(300), default=None)
     kind: Mapped[str] = mapped_column(String(8), default="text")  # text | voice
     timings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The tools the answer used: [{"name", "arguments", "result", "ok", "ms"}], None = none.
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -15,6 +15,8 @@ from harvis.llm.types import ToolCall
 from harvis.tools.base import Tool, ToolContext, ToolFailed, ToolProvider
 
 log = logging.getLogger(__name__)
+REMEMBER_NO_TOOLS_S = 600.0
+MAX_REMEMBERED = 256
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,21 @@ class Toolbox:
         self.providers = list(providers)
         self.timeout_s = timeout_s
         self.max_result_chars = max_result_chars
+        # Models that answered "does not support tools", and when: not asked with tools again
+        # for a while (a model can be replaced by one that has them).
+        self._refused: dict[str, float] = {}
+
+    def note_no_tools(self, model: str) -> None:
+        if len(self._refused) >= MAX_REMEMBERED:
+            self._refused.pop(next(iter(self._refused)))
+        self._refused[model] = time.monotonic()
+
+    def knows_no_tools(self, model: str) -> bool:
+        since = self._refused.get(model)
+        if since is not None and time.monotonic() - since > REMEMBER_NO_TOOLS_S:
+            del self._refused[model]
+            return False
+        return since is not None
 
     async def tools_for(self, context: ToolContext) -> dict[str, Tool]:
         """The user's tools by name; a provider that fails is left out (and logged), never fatal."""
@@ -71,6 +88,10 @@ class Toolbox:
                 f"error: there is no tool named {call.name!r}; the tools are: {', '.join(tools) or 'none'}",
                 False,
             )
+        if call.invalid_arguments:
+            raw = call.invalid_arguments[:200]
+            told = f"error: the arguments of {call.name} were not a JSON object ({raw!r}); send valid JSON"
+            return outcome(told, False)
         try:
             async with asyncio.timeout(self.timeout_s):
                 result = await tool.call(dict(call.arguments), context)

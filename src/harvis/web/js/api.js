@@ -83,6 +83,8 @@ export const api = {
   /** POST /api/chat and yield its server-sent events; abort `signal` to stop the answer. */
   async *chat({ sessionId, model, message }, signal) {
     const body = { message };
+    const timezone = userTimeZone();
+    if (timezone) body.timezone = timezone;
     if (sessionId) body.session_id = sessionId;
     if (model) body.model = model;
     const response = await send("POST", "/api/chat", body, { signal, accept: "text/event-stream" });
@@ -109,4 +111,13 @@ export function describeError(error) {
   }
   if (error.status === 504) return "The server took too long to answer. Try again.";
   return message;
+}
+
+/** The browser's IANA time zone (for tools such as the current time), or undefined. */
+export function userTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+  } catch {
+    return undefined;
+  }
 }

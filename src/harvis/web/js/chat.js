@@ -130,6 +130,12 @@ export class Chat {
           this.adopt(data.session_id);
         } else if (event === "reasoning") {
           answer.appendReasoning(data.text || "");
+        } else if (event === "tool_call") {
+          answer.toolCall(data);
+        } else if (event === "tool_result") {
+          answer.toolResult(data);
+        } else if (event === "tool_notice") {
+          answer.toolNotice(data);
         } else if (event === "token") {
           answer.appendContent(data.text || "");
           this.followBottom();

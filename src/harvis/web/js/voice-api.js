@@ -1,7 +1,7 @@
 // The voice endpoints as the page uses them (multipart uploads, SSE voice turns, the
 // realtime socket), through api.js's one request helper: same errors, Retry-After and 401.
 
-import { send } from "./api.js";
+import { send, userTimeZone } from "./api.js";
 import { readEvents } from "./sse.js";
 
 export const voiceApi = {
@@ -24,6 +24,8 @@ export const voiceApi = {
     if (sessionId) form.append("session_id", sessionId);
     if (model) form.append("model", model);
     if (voice) form.append("voice", voice);
+    const timezone = userTimeZone();
+    if (timezone) form.append("timezone", timezone);
     const response = await send("POST", "/api/voice/turn", form, { signal, accept: "text/event-stream" });
     yield* readEvents(response.body);
   },

@@ -25,6 +25,12 @@ export class VoiceTurnView {
       this.answer = chat.add(new MessageView({ role: "assistant", kind: "voice", status: "streaming", model: this.ctx.model, id: this.ids?.assistant_message_id }));
     } else if (type === "reasoning") {
       this.answer?.appendReasoning(data.text || "");
+    } else if (type === "tool_call") {
+      this.answer?.toolCall(data);
+    } else if (type === "tool_result") {
+      this.answer?.toolResult(data);
+    } else if (type === "tool_notice") {
+      this.answer?.toolNotice(data);
     } else if (type === "token") {
       this.answer?.appendContent(data.text || "");
       chat.followBottom();

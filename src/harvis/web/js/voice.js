@@ -6,7 +6,7 @@
 // mountVoice(panel, ctx) is called once after log-in with ctx.api, ctx.chat, ctx.getModel(),
 // ctx.onError(err).
 
-import { describeError } from "./api.js";
+import { describeError, userTimeZone } from "./api.js";
 import { Player } from "./voice-playback.js";
 import { recordClip, streamPcm } from "./voice-capture.js";
 import { VoiceLibrary } from "./voice-library.js";
@@ -141,7 +141,7 @@ export function mountVoice(panel, ctx) {
   function onLiveEvent(session, msg) {
     const { type, ...data } = msg;
     if (type === "ready") {
-      session.ws.send(JSON.stringify({ type: "start", session_id: ctx.chat.sessionId, model: ctx.getModel(), voice: library.value }));
+      session.ws.send(JSON.stringify({ type: "start", session_id: ctx.chat.sessionId, model: ctx.getModel(), voice: library.value, timezone: userTimeZone() }));
     } else if (type === "listening") {
       setState("listening");
     } else if (type === "speech_started") {

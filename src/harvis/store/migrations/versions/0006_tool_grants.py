@@ -1,7 +1,7 @@
 """MCP servers an admin enabled for a user (tool_grants: one row per user and server name).
 
 Revision ID: 0006_tool_grants
-Revises: 0004_timers
+Revises: 0005_tool_calls
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_tool_grants"
-down_revision = "0004_timers"
+down_revision = "0005_tool_calls"
 branch_labels = None
 depends_on = None
 
