@@ -54,6 +54,8 @@ class AnswerStages:
         self._clauses_sent = self._clauses_done = 0
         self._llm_start = t0
         self._stopped = False
+        self.request: ChatRequest | None = None  # set by start()
+        self.marks: dict[str, float] = {}  # clock() of the first token, clause, audio (the trace)
 
     def _ms(self, since: float) -> float:
         return round((self._clock() - since) * 1000.0, 1)
@@ -62,6 +64,7 @@ class AnswerStages:
         inbox: asyncio.Queue[fr.ChunkerFrame] = asyncio.Queue()
         clauses: asyncio.Queue[fr.SpeakerFrame] = asyncio.Queue()
         self._llm_start = self._clock()
+        self.request = request
         self._tasks = [
             asyncio.create_task(self._generate(request, inbox)),
             asyncio.create_task(self._chunk(inbox, clauses)),
@@ -106,6 +109,8 @@ class AnswerStages:
                 min_chars=s.clause_min_chars,
                 weak_min_chars=s.clause_weak_min_chars,
                 max_wait_s=s.clause_max_wait_s,
+                first_min_chars=s.first_clause_min_chars if s.low_latency else None,
+                first_weak_min_chars=s.first_clause_weak_min_chars if s.low_latency else None,
             )
             if self.speech is not None
             else None
@@ -163,6 +168,7 @@ class AnswerStages:
         if not (item.content or item.reasoning):
             return False
         self.timings.setdefault("llm_ttft_ms", self._ms(self._llm_start))
+        self.marks.setdefault("llm_first_token", self._clock())
         if item.reasoning:
             self.reasoning += item.reasoning
             self.out.put_nowait(ev.Reasoning(item.reasoning))
@@ -192,6 +198,7 @@ class AnswerStages:
 
     def _send(self, clause: str, clauses: asyncio.Queue[fr.SpeakerFrame]) -> None:
         self._clauses_sent += 1
+        self.marks.setdefault("first_clause", self._clock())
         clauses.put_nowait(fr.Clause(clause))
 
     # ---- stage: speech out
@@ -206,6 +213,7 @@ class AnswerStages:
                 if chunk is not None:
                     # Stamped where the audio is made, like total_ms below, so the two compare.
                     self.timings.setdefault("first_audio_ms", self._ms(self.t0))
+                    self.marks.setdefault("tts_first_audio", self._clock())
                     wav = wav_bytes(chunk.pcm, chunk.sample_rate)
                     self.out.put_nowait(
                         ev.AudioOut(index, chunk.sample_rate, wav, frame.text, chunk.duration_s)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from harvis.config import Settings
+from harvis.llm.types import ChatRequest
+from harvis.pipeline.answer import AnswerStages
 from harvis.pipeline.filler import FillerCache, Warmer
 from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
 from harvis.pipeline.turn import Turn, TurnOptions
@@ -51,6 +53,7 @@ class Pipeline:
         on_end: Callable[[Turn], None] | None = None,
         started_at: float | None = None,
         decode_ms: float | None = None,
+        adopt: Callable[[ChatRequest], AnswerStages | None] | None = None,
     ) -> Turn:
         return Turn(
             llm=self.llm,
@@ -62,6 +65,7 @@ class Pipeline:
             on_end=on_end,
             started_at=time.perf_counter() if started_at is None else started_at,
             timings=None if decode_ms is None else {"decode_ms": decode_ms},
+            adopt=adopt,
         )
 
     def warm(self, model: str) -> None:

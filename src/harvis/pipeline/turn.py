@@ -59,6 +59,7 @@ class Turn:
         clock: Callable[[], float] = time.perf_counter,
         started_at: float | None = None,
         timings: dict[str, float | None] | None = None,
+        adopt: Callable[[ChatRequest], AnswerStages | None] | None = None,
     ) -> None:
         if options.speak and speech is None:
             raise ValueError("a spoken turn needs a speech service")
@@ -87,6 +88,7 @@ class Turn:
             clock=clock,
         )
         self._closing: asyncio.Task[None] | None = None
+        self._adopt = adopt  # an answer already started on these words (realtime speculation)
 
     @property
     def content(self) -> str:
@@ -99,6 +101,11 @@ class Turn:
     @property
     def end(self) -> StreamEnd | None:
         return self._stages.end
+
+    @property
+    def marks(self) -> dict[str, float]:
+        """clock() of the answer's first token, first clause and first audio (the trace)."""
+        return self._stages.marks
 
     @property
     def stopped_status(self) -> str:
@@ -207,7 +214,12 @@ class Turn:
             model=o.model, messages=messages, options=dict(o.llm_options), keep_alive=o.keep_alive
         )
         stages = self._stages
-        if not self._cancelled:  # cancelled while the words were saved: no answer to start
+        adopted = self._adopt(request) if self._adopt is not None and not self._cancelled else None
+        if adopted is not None:  # started before the words were saved, on the same request
+            self.timings.update(adopted.timings)
+            adopted.timings, adopted.t0 = self.timings, self.t0
+            stages = self._stages = adopted
+        elif not self._cancelled:  # cancelled while the words were saved: no answer to start
             stages.start(request)
         saved_at = self._clock()
         while not self._cancelled:
