@@ -107,7 +107,10 @@ def test_the_endpointer_hands_out_speech_at_pauses_and_only_the_tail_at_the_end(
 def test_the_first_clause_may_be_cut_earlier() -> None:
     text = "Sure thing. The sky is blue on a clear day, because air scatters blue light."
     early = ClauseChunker(first_min_chars=10, first_weak_min_chars=30)
-    assert early.aggregate(text + " ") == ["Sure thing.", "The sky is blue on a clear day, because air scatters blue light."]
+    assert early.aggregate(text + " ") == [
+        "Sure thing.",
+        "The sky is blue on a clear day, because air scatters blue light.",
+    ]
     assert ClauseChunker().aggregate(text + " ")[0].startswith("Sure thing. The sky")
 
 
