@@ -199,11 +199,31 @@ async def bench(
     return results
 
 
+def detector(tmp: Path) -> dict[str, Any]:
+    """The turn detector's rule on Whisper's own transcripts (resident tiny.en, in process):
+    of the words before a mid-sentence pause, how many look finished (the short wait would end
+    the turn there, a false cut-off, if the transcript came in time); of whole questions, how
+    many get the short wait."""
+    from harvis.pipeline.turn_detector import looks_finished
+    from harvis.speech.audio import Audio
+    from tests.support.voice_e2e import whisper
+
+    stt = whisper()
+    fragments = [u.split("|")[0] for u in UTTERANCES if "|" in u]
+    wholes = [u.replace("|", "") for u in UTTERANCES]
+    out: dict[str, Any] = {}
+    for name, texts in (("before_pause", fragments), ("whole", wholes)):
+        heard = [stt.transcribe(Audio(speak(t, tmp), RATE)).text for t in texts]
+        out[name] = {"finished": sum(looks_finished(h) for h in heard), "n": len(heard), "heard": heard}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="passes over the utterances")
     parser.add_argument("--limit", type=int, default=0, help="only the first N utterances (a smoke run)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--detector", action="store_true", help="only the turn detector's rule on transcripts")
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
@@ -211,6 +231,9 @@ def main() -> None:
     from tests.support.llm_node import TOOL_MODEL, tool_models_dir
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    if args.detector:
+        print(json.dumps(detector(tmp), indent=2))
+        return
     clips = [pcm(speak(text, tmp)) for text in UTTERANCES[: args.limit or None]]
     common = {
         "HARVIS_MODELS_DIR": str(tool_models_dir()),

@@ -162,7 +162,13 @@ class PipelineSettings(BaseModel):
     # end-of-turn wait follows whether the words look finished, and the first clause is short.
     low_latency: bool = True
     pause_ms: int = 200  # a pause this long inside an utterance transcribes what was said so far
-    end_of_turn_short_ms: int = 350  # the wait when the transcript looks finished ("… today?")
+    # At a pause, transcribe all of the utterance so far (True) or only the speech since the
+    # previous pause (False): the same Whisper cost, but fragments are misheard more.
+    partial_whole: bool = True
+    # The wait when the transcript looks finished ("… today?"). Off (= end_of_turn_ms) by
+    # default: Whisper punctuates a fragment before a thinking pause as a whole sentence ("Can
+    # you tell me?"), so a shorter wait cuts users off (benchmarks/RESULTS.md, voice_latency).
+    end_of_turn_short_ms: int = 700
     end_of_turn_long_ms: int = 1000  # the wait when it does not ("I want to know the")
     speculate: bool = True  # start the answer during the pause (low_latency only)
     first_clause_min_chars: int = 10  # low_latency: the first sentence may be this short…

@@ -102,6 +102,13 @@ def test_the_endpointer_hands_out_speech_at_pauses_and_only_the_tail_at_the_end(
     released = ep.end()
     assert released is not None and released.tail is not None
     assert 6 * WINDOW <= len(released.tail) < 15 * WINDOW
+    # Cumulative: a pause hands out all of the utterance so far, and so does the tail.
+    ep = Endpointer(start_ms=96, end_ms=640, pause_ms=200, cumulative=True)
+    feed(loud, 0.9, 10)
+    first = feed(quiet, 0.0, 8)[-1].audio  # type: ignore[attr-defined]
+    feed(loud, 0.9, 6)
+    second = feed(quiet, 0.0, 8)[-1].audio  # type: ignore[attr-defined]
+    assert len(second) > len(first) and np.array_equal(second[: len(first)], first)
 
 
 def test_the_first_clause_may_be_cut_earlier() -> None:
@@ -114,9 +121,16 @@ def test_the_first_clause_may_be_cut_earlier() -> None:
     assert ClauseChunker().aggregate(text + " ")[0].startswith("Sure thing. The sky")
 
 
-async def test_partial_transcripts_come_while_the_user_talks_and_only_the_tail_is_heard_at_the_end() -> None:
-    h = Harness(ScriptedLLM([*words(FIRST), end()]), **FAST)
-    h.speech.heard = ["What is the weather", "like in Paris?"]
+@pytest.mark.parametrize("whole", [True, False])
+async def test_partial_transcripts_come_while_the_user_talks_and_the_rest_is_heard_at_the_end(
+    whole: bool,
+) -> None:
+    h = Harness(ScriptedLLM([*words(FIRST), end()]), partial_whole=whole, **FAST)
+    # A part is all of the utterance so far (whole), or only what followed the last pause.
+    h.speech.heard = [
+        "What is the weather",
+        "What is the weather like in Paris?" if whole else "like in Paris?",
+    ]
     await h.session.start(MODEL, None)
     await h.session.audio(pcm(0.5, loud=True))
     await h.session.audio(pcm(0.256, loud=False))  # a pause: what was said so far is heard
@@ -127,7 +141,7 @@ async def test_partial_transcripts_come_while_the_user_talks_and_only_the_tail_i
     await h.wait_for("done")
     heard = [m for m in h.sent if m["type"] == "heard"]
     assert heard == [{"type": "heard", "text": "What is the weather like in Paris?", "cut": False}]
-    assert h.speech.calls.count("stt") == 2  # the part, then only the tail
+    assert h.speech.calls.count("stt") == 2  # the part, then what followed it
     timings = h.sent[-1]["timings"]
     assert timings["eos_turn_end_ms"] is not None and timings["eos_first_audio_sent_ms"] is not None
     await h.session.close()
@@ -138,7 +152,7 @@ async def test_a_speculative_answer_is_dropped_unsent_and_unsaved_when_speech_re
     llm = ScriptedLLM([*words(FIRST + " "), hold, *words(SECOND), end()])
     h = Harness(llm, **FAST)
     await real_store(h, db)
-    h.speech.heard = ["What is the weather", "like in Paris?"]
+    h.speech.heard = ["What is the weather", "What is the weather like in Paris?"]
     await h.session.start(MODEL, None)
     await h.session.audio(pcm(0.5, loud=True))
     await h.session.audio(pcm(0.256, loud=False))

@@ -46,7 +46,9 @@ class Moment:
     kind: Literal["speech_started", "paused", "resumed", "turn_ended"]
     audio: np.ndarray | None = None  # float32 16 kHz: turn_ended's utterance, paused's new speech
     cut: bool = False  # ended by the length limit: the user is still speaking
-    tail: np.ndarray | None = None  # turn_ended: speech after the last pause (None: nothing new)
+    tail: np.ndarray | None = (
+        None  # turn_ended: speech since the last pause, or all (cumulative); None: none new
+    )
 
 
 class Endpointer:
@@ -59,6 +61,7 @@ class Endpointer:
         max_s: float = 30.0,
         preroll_ms: int = 320,
         pause_ms: int = 0,
+        cumulative: bool = False,
     ) -> None:
         ms_per_window = WINDOW * 1000 / RATE
         self.threshold = threshold
@@ -69,6 +72,7 @@ class Endpointer:
         # be transcribed while the user may still go on.
         self.pause_windows = round(pause_ms / ms_per_window) if pause_ms > 0 else 0
         self._segment = 0  # utterance windows already handed out at pauses
+        self.cumulative = cumulative  # a pause hands out all of the utterance so far, not just the new part
         self.max_windows = max(1, int(max_s * 1000 / ms_per_window))
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, round(preroll_ms / ms_per_window)))
         self._utterance: list[np.ndarray] = []
@@ -125,7 +129,7 @@ class Endpointer:
         start, self._segment = self._segment, max(self._segment, keep)
         if not any(p >= self.release for p in self._probs[start:keep]):
             return None
-        return Moment("paused", np.concatenate(self._utterance[start:keep]))
+        return Moment("paused", np.concatenate(self._utterance[0 if self.cumulative else start : keep]))
 
     def _cut(self) -> Moment:
         """Too long: hand out what was said up to the quietest window of the last ~2 s (least
@@ -148,6 +152,6 @@ class Endpointer:
         audio = np.concatenate(self._utterance[:keep])
         start = min(self._segment, keep)
         voiced = any(p >= self.release for p in self._probs[start:keep])
-        tail = np.concatenate(self._utterance[start:keep]) if voiced else None
+        tail = (audio if self.cumulative else np.concatenate(self._utterance[start:keep])) if voiced else None
         self.reset()
         return Moment("turn_ended", audio, tail=tail)

@@ -1,6 +1,10 @@
 """The low-latency realtime path's view of one utterance: the parts transcribed at its pauses
 while the user talks (partial transcripts), then the tail after its end, so that when the
-turn ends only the speech after the last pause is left to transcribe, if any.
+turn ends only what followed the last pause is left to transcribe, if anything did.
+
+A part is either the utterance so far (`cumulative`, the default: Whisper's cost is mostly
+fixed, and a fragment heard without its context is misheard more, and punctuated as if it
+were a whole sentence) or only the speech since the previous pause.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from harvis.speech.audio import Audio
 @dataclass
 class Utterance:
     number: int  # Piece.segment of its parts
+    cumulative: bool = False  # each part holds all of the utterance so far
     heard: list[Heard] = field(default_factory=list)
     pending: int = 0  # parts handed to the recognizer, not heard yet
     ended: tuple[float, float] | None = None  # (last voice arrived, turn ended) once it ended
@@ -21,6 +26,8 @@ class Utterance:
 
     @property
     def text(self) -> str:
+        if self.cumulative:  # the latest part heard is the most complete
+            return next((h.text for h in reversed(self.heard) if h.text), "")
         return " ".join(h.text for h in self.heard if h.text)
 
     @property
@@ -47,20 +54,21 @@ class Utterance:
 class Utterances:
     """The utterance being spoken, and those ended whose last parts are still being heard."""
 
-    def __init__(self) -> None:
-        self.current = Utterance(1)
+    def __init__(self, *, cumulative: bool = False) -> None:
+        self.cumulative = cumulative
+        self.current = Utterance(1, cumulative)
         self._ending: dict[int, Utterance] = {}
 
     def end(self, voice_at: float, ended_at: float) -> Utterance:
         """The current utterance ended (its tail, if any, is still to be put); a new one begins."""
         done, self.current.ended = self.current, (voice_at, ended_at)
         self._ending[done.number] = done
-        self.current = Utterance(done.number + 1)
+        self.current = Utterance(done.number + 1, self.cumulative)
         return done
 
     def discard(self) -> None:
         """Forget the current utterance's parts (its audio is heard whole instead)."""
-        self.current = Utterance(self.current.number + 1)
+        self.current = Utterance(self.current.number + 1, self.cumulative)
 
     def take(self, heard: Heard) -> Utterance | None:
         """Record a part that was heard; its utterance, or None when that one was discarded."""

@@ -63,9 +63,12 @@ class RealtimeSession:
             end_ms=s.end_of_turn_ms,
             max_s=s.max_utterance_s,
             pause_ms=s.pause_ms if s.low_latency else 0,
+            cumulative=s.partial_whole,
         )
         self._end_windows = self.endpointer.end_windows  # the wait before any transcript is known
-        self.live = Utterances() if s.low_latency else None  # None: the path before low_latency
+        self.live = (
+            Utterances(cumulative=s.partial_whole) if s.low_latency else None
+        )  # None: the path before low_latency
         self._spec: Speculation | None = None
         self._voice_at = 0.0  # perf_counter() when the last voiced audio arrived
         self.recognizer = Recognizer(
