@@ -204,9 +204,10 @@ def detector(tmp: Path) -> dict[str, Any]:
     of the words before a mid-sentence pause, how many look finished (the short wait would end
     the turn there, a false cut-off, if the transcript came in time); of whole questions, how
     many get the short wait."""
+    from tests.support.voice_e2e import whisper
+
     from harvis.pipeline.turn_detector import looks_finished
     from harvis.speech.audio import Audio
-    from tests.support.voice_e2e import whisper
 
     stt = whisper()
     fragments = [u.split("|")[0] for u in UTTERANCES if "|" in u]
@@ -223,7 +224,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="passes over the utterances")
     parser.add_argument("--limit", type=int, default=0, help="only the first N utterances (a smoke run)")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--detector", action="store_true", help="only the turn detector's rule on transcripts")
+    parser.add_argument("--detector", action="store_true", help="the turn detector alone, on transcripts")
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
