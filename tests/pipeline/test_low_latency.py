@@ -229,3 +229,29 @@ async def test_the_old_path_flag_turns_it_all_off() -> None:
     timings = h.sent[-1]["timings"]
     assert timings["speculation"] == "none" and timings["eos_stt_done_ms"] is not None
     await h.session.close()
+
+
+async def test_a_part_that_cannot_be_heard_does_not_hold_the_turn_forever() -> None:
+    h = Harness(ScriptedLLM([*words(FIRST), end()]), **FAST)
+    h.speech.heard = ["What is the weather"]
+    calls = 0
+    transcribe = h.speech.transcribe
+
+    async def failing_second(audio: object, *, language: str | None = None) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("recognizer crashed")
+        return await transcribe(audio, language=language)
+
+    h.speech.transcribe = failing_second  # type: ignore[method-assign]
+    await h.session.start(MODEL, None)
+    await h.session.audio(pcm(0.5, loud=True))
+    await h.session.audio(pcm(0.256, loud=False))
+    await h.wait_for("partial")
+    await h.say()  # the rest, whose part fails
+    await h.wait_for("done")
+    errors = [m for m in h.sent if m["type"] == "error"]
+    assert [e["code"] for e in errors] == ["stt_failed"]  # told, not silent
+    assert [r.user for _, r in h.recorders if r.user] == [["What is the weather"]]  # what was heard is kept
+    await h.session.close()

@@ -101,6 +101,8 @@ class Recognizer:
             log.exception("realtime: speech recognition failed")
             self._current = None
             await self.on_error(HarvisError(f"Speech recognition failed: {exc}", code="stt_failed"))
+            if piece.segment:  # a part of an utterance: its turn must not wait for it forever
+                await self.on_heard(Heard("", None, piece, 0.0, time.perf_counter()))
             return
         self._current = None
         stt_ms = round((time.perf_counter() - start) * 1000.0, 1)
