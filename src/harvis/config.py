@@ -158,6 +158,23 @@ class PipelineSettings(BaseModel):
     speech_start_ms: int = 96  # this much speech in a row starts an utterance (and barges in)
     end_of_turn_ms: int = 700  # this much silence after speech ends the user's turn
     max_utterance_s: float = 30.0  # a longer utterance is cut and answered
+    # The low-latency realtime path (False: the path before it, kept for comparison): speech is
+    # transcribed at the user's pauses while they talk (partial transcripts), an answer starts
+    # on the transcript while the pause lasts (dropped unheard and unsaved if they go on), the
+    # end-of-turn wait follows whether the words look finished, and the first clause is short.
+    low_latency: bool = True
+    pause_ms: int = 200  # a pause this long inside an utterance transcribes what was said so far
+    # At a pause, transcribe all of the utterance so far (True) or only the speech since the
+    # previous pause (False): the same Whisper cost, but fragments are misheard more.
+    partial_whole: bool = True
+    # The wait when the transcript looks finished ("… today?"). Off (= end_of_turn_ms) by
+    # default: Whisper punctuates a fragment before a thinking pause as a whole sentence ("Can
+    # you tell me?"), so a shorter wait cuts users off (benchmarks/RESULTS.md, voice_latency).
+    end_of_turn_short_ms: int = 700
+    end_of_turn_long_ms: int = 1000  # the wait when it does not ("I want to know the")
+    speculate: bool = True  # start the answer during the pause (low_latency only)
+    first_clause_min_chars: int = 10  # low_latency: the first sentence may be this short…
+    first_clause_weak_min_chars: int = 40  # …and cut at a comma this early
 
 
 class WyomingSettings(BaseModel):

@@ -7,9 +7,11 @@ The socket: binary frames are 16 kHz PCM16; text frames are control messages ("s
 "stop", "cancel", "ping" → "pong", and "played": on barge-in the client says how far it
 played an answer — clause `index`, `offset_s` into it — and the answer is saved as heard,
 answered with "truncated"). Server events: "ready", "listening", "speech_started",
-"speech_ended" (`cut`: the length limit, the user talks on), "heard" (each piece's words,
-while the user may still talk), "interrupted", then each turn's events; any time, the user's
-timers as they go off: "timer", then its spoken "timer_audio" (api/timer_voice.py).
+"partial" (`text`: what was heard so far, at the user's pauses, while they still talk; the
+low-latency path), "speech_ended" (`cut`: the length limit, the user talks on), "heard" (each
+piece's words, while the user may still talk), "interrupted", then each turn's events; the
+`done` event's timings carry the trace (`eos_*_ms`: ms after the end of speech); any time, the
+user's timers as they go off: "timer", then its spoken "timer_audio" (api/timer_voice.py).
 """
 
 from __future__ import annotations

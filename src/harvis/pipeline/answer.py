@@ -48,11 +48,13 @@ class AnswerStages:
         clock: Callable[[], float],
         toolbox: Toolbox | None = None,
         tool_settings: ToolSettings | None = None,
+        tools_gate: asyncio.Event | None = None,
     ) -> None:
         self.llm, self.speech, self.fillers, self.settings = llm, speech, fillers, settings
         self.toolbox, self.tool_settings = toolbox, tool_settings or ToolSettings()
         self.tool_context: ToolContext | None = None  # set once the turn knows its session
         self.tools: ToolRounds | None = None
+        self.tools_gate = tools_gate  # set: tool calls may run (a speculative answer waits for it)
         self.voice, self.fallback_from = voice, fallback_from
         self.timings, self.t0, self._clock = timings, t0, clock
         self.content, self.reasoning = "", ""
@@ -63,6 +65,8 @@ class AnswerStages:
         self._clauses_sent = self._clauses_done = 0
         self._llm_start = t0
         self._stopped = False
+        self.request: ChatRequest | None = None  # set by start()
+        self.marks: dict[str, float] = {}  # clock() of the first token, clause, audio (the trace)
 
     def _ms(self, since: float) -> float:
         return round((self._clock() - since) * 1000.0, 1)
@@ -71,6 +75,7 @@ class AnswerStages:
         inbox: asyncio.Queue[fr.ChunkerFrame] = asyncio.Queue()
         clauses: asyncio.Queue[fr.SpeakerFrame] = asyncio.Queue()
         self._llm_start = self._clock()
+        self.request = request
         self._tasks = [
             asyncio.create_task(self._generate(request, inbox)),
             asyncio.create_task(self._chunk(inbox, clauses)),
@@ -92,12 +97,22 @@ class AnswerStages:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def commit_tools(self, context: ToolContext | None) -> None:
+        """A speculative answer adopted by its turn: its tool calls may run now, for the
+        turn's context (which knows the session)."""
+        self.tool_context = context
+        if self.tools is not None:
+            self.tools.context = context
+        if self.tools_gate is not None:
+            self.tools_gate.set()
+
     # ---- stage: the LLM
     async def _generate(self, request: ChatRequest, inbox: asyncio.Queue[fr.ChunkerFrame]) -> None:
         self.tools = ToolRounds(
             llm=self.llm,
             toolbox=self.toolbox,
             context=self.tool_context,
+            gate=self.tools_gate,
             settings=self.tool_settings,
             cue=self.speech is not None and self.fillers is not None,
             timings=self.timings,
@@ -121,6 +136,8 @@ class AnswerStages:
                 min_chars=s.clause_min_chars,
                 weak_min_chars=s.clause_weak_min_chars,
                 max_wait_s=s.clause_max_wait_s,
+                first_min_chars=s.first_clause_min_chars if s.low_latency else None,
+                first_weak_min_chars=s.first_clause_weak_min_chars if s.low_latency else None,
             )
             if self.speech is not None
             else None
@@ -187,6 +204,7 @@ class AnswerStages:
         if not (item.content or item.reasoning):
             return False
         self.timings.setdefault("llm_ttft_ms", self._ms(self._llm_start))
+        self.marks.setdefault("llm_first_token", self._clock())
         if item.reasoning:
             self.reasoning += item.reasoning
             self.out.put_nowait(ev.Reasoning(item.reasoning))
@@ -224,6 +242,7 @@ class AnswerStages:
 
     def _send(self, clause: str, clauses: asyncio.Queue[fr.SpeakerFrame]) -> None:
         self._clauses_sent += 1
+        self.marks.setdefault("first_clause", self._clock())
         clauses.put_nowait(fr.Clause(clause))
 
     # ---- stage: speech out
@@ -241,6 +260,7 @@ class AnswerStages:
                 if chunk is not None:
                     # Stamped where the audio is made, like total_ms below, so the two compare.
                     self.timings.setdefault("first_audio_ms", self._ms(self.t0))
+                    self.marks.setdefault("tts_first_audio", self._clock())
                     wav = wav_bytes(chunk.pcm, chunk.sample_rate)
                     self.out.put_nowait(
                         ev.AudioOut(index, chunk.sample_rate, wav, frame.text, chunk.duration_s)

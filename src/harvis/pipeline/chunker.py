@@ -35,9 +35,17 @@ class ClauseChunker:
         weak_min_chars: int = 60,
         max_wait_s: float = 1.2,
         clock: Callable[[], float] = time.monotonic,
+        first_min_chars: int | None = None,
+        first_weak_min_chars: int | None = None,
     ) -> None:
         self.min_chars = min_chars  # a sentence shorter than this waits to join the next one
         self.weak_min_chars = weak_min_chars  # cut at a comma only once this much has gathered
+        # The first clause may be shorter: the listener waits for it, not for the later ones.
+        self._first = (
+            min_chars if first_min_chars is None else first_min_chars,
+            weak_min_chars if first_weak_min_chars is None else first_weak_min_chars,
+        )
+        self._emitted = False
         self.max_wait_s = max_wait_s
         self._clock = clock
         self._buf = ""
@@ -103,10 +111,12 @@ class ClauseChunker:
         self._since = self._clock() if self._buf else None
         if clause:
             out.append(clause)
+            self._emitted = True
 
     def _find_cut(self) -> int | None:
         """End index of the first confirmed clause in the buffer, or None."""
         buf = self._buf
+        strong_min, weak_min = (self.min_chars, self.weak_min_chars) if self._emitted else self._first
         for i, ch in enumerate(buf):
             strong = ch in STRONG or ch == "\n"
             if not (strong or ch in WEAK):
@@ -120,7 +130,7 @@ class ClauseChunker:
                 if not buf[end].isspace() or (ch == "." and _not_a_sentence_end(buf[:i])):
                     continue  # 3.14, e.g., a,b, "Dr. Who", "1. step": not a boundary
             size = len(speakable(buf[:end]))
-            if size >= (self.min_chars if strong else self.weak_min_chars):
+            if size >= (strong_min if strong else weak_min):
                 return end
         return None
 

@@ -43,9 +43,12 @@ class SileroStream:
 
 @dataclass(frozen=True)
 class Moment:
-    kind: Literal["speech_started", "turn_ended"]
-    audio: np.ndarray | None = None  # float32 16 kHz, for turn_ended
+    kind: Literal["speech_started", "paused", "resumed", "turn_ended"]
+    audio: np.ndarray | None = None  # float32 16 kHz: turn_ended's utterance, paused's new speech
     cut: bool = False  # ended by the length limit: the user is still speaking
+    tail: np.ndarray | None = (
+        None  # turn_ended: speech since the last pause, or all (cumulative); None: none new
+    )
 
 
 class Endpointer:
@@ -57,12 +60,19 @@ class Endpointer:
         end_ms: int = 700,
         max_s: float = 30.0,
         preroll_ms: int = 320,
+        pause_ms: int = 0,
+        cumulative: bool = False,
     ) -> None:
         ms_per_window = WINDOW * 1000 / RATE
         self.threshold = threshold
         self.release = max(0.05, threshold - 0.15)  # hysteresis: speech continues above this
         self.start_windows = max(1, round(start_ms / ms_per_window))
-        self.end_windows = max(1, round(end_ms / ms_per_window))
+        self.end_windows = max(1, round(end_ms / ms_per_window))  # the session may change it mid-turn
+        # A pause this long inside an utterance hands out its new speech (0: never), so it can
+        # be transcribed while the user may still go on.
+        self.pause_windows = round(pause_ms / ms_per_window) if pause_ms > 0 else 0
+        self._segment = 0  # utterance windows already handed out at pauses
+        self.cumulative = cumulative  # a pause hands out all of the utterance so far, not just the new part
         self.max_windows = max(1, int(max_s * 1000 / ms_per_window))
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, round(preroll_ms / ms_per_window)))
         self._utterance: list[np.ndarray] = []
@@ -75,7 +85,13 @@ class Endpointer:
         self._preroll.clear()
         self._utterance, self._probs = [], []
         self._run = 0
+        self._segment = 0
         self.speaking = False
+
+    @property
+    def silence_windows(self) -> int:
+        """Silent windows in a row since the user's last speech (0 while they speak)."""
+        return self._run if self.speaking else 0
 
     def push(self, window: np.ndarray, prob: float) -> Moment | None:
         if not self.speaking:
@@ -91,12 +107,29 @@ class Endpointer:
             return None
         self._utterance.append(window)
         self._probs.append(prob)
+        paused = self.pause_windows and self._run >= self.pause_windows
         self._run = 0 if prob >= self.release else self._run + 1
         if self._run >= self.end_windows:
             return self.end()
         if len(self._utterance) >= self.max_windows:
             return self._cut()
+        if paused and self._run == 0:
+            return Moment("resumed")
+        if self.pause_windows and self._run == self.pause_windows:
+            return self._pause()
         return None
+
+    def _speech_end(self) -> int:
+        """Where the utterance's speech ends: its trailing silence dropped, ~0.1 s kept."""
+        return max(1, len(self._utterance) - max(0, self._run - 3))
+
+    def _pause(self) -> Moment | None:
+        """A pause began: the speech since the last one, if any was voiced."""
+        keep = self._speech_end()
+        start, self._segment = self._segment, max(self._segment, keep)
+        if not any(p >= self.release for p in self._probs[start:keep]):
+            return None
+        return Moment("paused", np.concatenate(self._utterance[0 if self.cumulative else start : keep]))
 
     def _cut(self) -> Moment:
         """Too long: hand out what was said up to the quietest window of the last ~2 s (least
@@ -106,6 +139,7 @@ class Endpointer:
         at = min(range(first, len(probs)), key=lambda i: (probs[i], -i)) + 1
         audio = np.concatenate(self._utterance[:at])
         self._utterance, self._probs = self._utterance[at:], probs[at:]
+        self._segment = 0  # the cut part is heard whole; what the pauses handed out is moot
         return Moment("turn_ended", audio, cut=True)
 
     def end(self) -> Moment | None:
@@ -114,7 +148,10 @@ class Endpointer:
         if not self.speaking or not any(p >= self.release for p in self._probs):
             self.reset()
             return None
-        keep = max(1, len(self._utterance) - max(0, self._run - 3))  # drop the silence, keep ~0.1 s
+        keep = self._speech_end()
         audio = np.concatenate(self._utterance[:keep])
+        start = min(self._segment, keep)
+        voiced = any(p >= self.release for p in self._probs[start:keep])
+        tail = (audio if self.cumulative else np.concatenate(self._utterance[start:keep])) if voiced else None
         self.reset()
-        return Moment("turn_ended", audio)
+        return Moment("turn_ended", audio, tail=tail)

@@ -26,6 +26,8 @@ class Piece:
     audio: Audio
     cut: bool  # cut by the length limit: the user was still speaking
     ended_at: float  # time.perf_counter() when the endpointer handed it out
+    segment: int = 0  # low-latency path: > 0 for speech up to a pause (its utterance's number)
+    voice_at: float = 0.0  # time.perf_counter() when its last voiced audio arrived
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Heard:
     language: str | None
     piece: Piece
     stt_ms: float
+    heard_at: float = 0.0  # time.perf_counter() when the transcript was ready
 
 
 OnHeard = Callable[[Heard], Awaitable[None]]
@@ -98,10 +101,12 @@ class Recognizer:
             log.exception("realtime: speech recognition failed")
             self._current = None
             await self.on_error(HarvisError(f"Speech recognition failed: {exc}", code="stt_failed"))
+            if piece.segment:  # a part of an utterance: its turn must not wait for it forever
+                await self.on_heard(Heard("", None, piece, 0.0, time.perf_counter()))
             return
         self._current = None
         stt_ms = round((time.perf_counter() - start) * 1000.0, 1)
-        await self.on_heard(Heard(heard.text.strip(), heard.language, piece, stt_ms))
+        await self.on_heard(Heard(heard.text.strip(), heard.language, piece, stt_ms, time.perf_counter()))
 
     async def drain(self) -> None:
         """Hear what still waits, then stop (the session ended: its words are still saved)."""

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from harvis.config import Settings
+from harvis.llm.types import ChatRequest
+from harvis.pipeline.answer import AnswerStages
 from harvis.pipeline.filler import FillerCache, Warmer
 from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
 from harvis.pipeline.turn import Turn, TurnOptions
@@ -72,6 +74,7 @@ class Pipeline:
         on_end: Callable[[Turn], None] | None = None,
         started_at: float | None = None,
         decode_ms: float | None = None,
+        adopt: Callable[[ChatRequest], AnswerStages | None] | None = None,
     ) -> Turn:
         return Turn(
             llm=self.llm,
@@ -85,6 +88,7 @@ class Pipeline:
             timings=None if decode_ms is None else {"decode_ms": decode_ms},
             toolbox=self.toolbox,
             tool_settings=self.tool_settings,
+            adopt=adopt,
         )
 
     def warm(self, model: str) -> None:

@@ -12,6 +12,7 @@ part gets its answer, and the continuation is no barge-in). Turns run one at a t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,12 +22,15 @@ import numpy as np
 
 from harvis.errors import HarvisError
 from harvis.pipeline import events as ev
-from harvis.pipeline.endpointing import RATE, Endpointer, Moment
+from harvis.pipeline.endpointing import RATE, WINDOW, Endpointer, Moment
 from harvis.pipeline.hearing import Heard, Piece, Recognizer
+from harvis.pipeline.live import Utterance, Utterances
 from harvis.pipeline.observe import BARGE_INS
 from harvis.pipeline.pipeline import Pipeline
 from harvis.pipeline.ports import TurnRecorder
+from harvis.pipeline.speculation import HistoryPeek, Speculation
 from harvis.pipeline.turn import Turn, TurnOptions
+from harvis.pipeline.turn_detector import end_of_turn_ms
 from harvis.speech.audio import Audio
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,15 @@ class RealtimeSession:
             start_ms=s.speech_start_ms,
             end_ms=s.end_of_turn_ms,
             max_s=s.max_utterance_s,
+            pause_ms=s.pause_ms if s.low_latency else 0,
+            cumulative=s.partial_whole,
         )
+        self._end_windows = self.endpointer.end_windows  # the wait before any transcript is known
+        self.live = (
+            Utterances(cumulative=s.partial_whole) if s.low_latency else None
+        )  # None: the path before low_latency
+        self._spec: Speculation | None = None
+        self._voice_at = 0.0  # perf_counter() when the last voiced audio arrived
         self.recognizer = Recognizer(
             pipeline.speech, on_heard=self._heard, on_error=self._error, max_backlog_s=MAX_BACKLOG_S
         )
@@ -91,6 +103,7 @@ class RealtimeSession:
 
     async def interrupt(self, how: str = "cancel") -> bool:
         """Barge-in: stop the answer being generated, or the one still playing. True if one was."""
+        self._drop_speculation()
         turn, now = self.turn, self._clock()
         if turn is None:
             return False
@@ -130,7 +143,10 @@ class RealtimeSession:
             await self.send(ev.to_ws(ev.Error("not_started", 'send {"type": "start"} before audio')))
             return
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        arrived = time.perf_counter()
         for window, prob in await asyncio.to_thread(self.vad, samples):
+            if prob >= self.endpointer.release:
+                self._voice_at = arrived  # end of speech, as the server sees it (the trace)
             await self._moment(self.endpointer.push(window, prob))
 
     async def _moment(self, moment: Moment | None) -> None:
@@ -140,22 +156,115 @@ class RealtimeSession:
             await self.send({"type": "speech_started"})
             self.pipeline.warm(self.options.model)  # the load overlaps the user's speech
             await self.interrupt("speech")
+            self.endpointer.end_windows = self._end_windows
+            return
+        if moment.kind == "resumed":  # the user goes on after a pause: its answer is moot
+            self._drop_speculation()
+            self.endpointer.end_windows = self._end_windows
+            return
+        assert moment.audio is not None
+        now, live = time.perf_counter(), self.live
+        if moment.kind == "paused":
+            if live is not None:
+                await self._put(live.current.part(Audio(moment.audio, RATE), now, self._voice_at))
             return
         await self.send({"type": "speech_ended", **({"cut": True} if moment.cut else {})})
-        assert moment.audio is not None
-        piece = Piece(Audio(moment.audio, RATE), moment.cut, time.perf_counter())
+        if live is not None and not moment.cut:
+            utterance = live.end(self._voice_at, now)
+            utterance.audio = Audio(moment.audio, RATE)
+            if moment.tail is not None:  # only the speech after the last pause is left to hear
+                await self._put(utterance.part(Audio(moment.tail, RATE), now, self._voice_at))
+            await self._commit(utterance)
+            return
+        if live is not None:
+            live.discard()  # a cut part is heard whole
+            self._drop_speculation()
+        await self._put(Piece(Audio(moment.audio, RATE), moment.cut, now, voice_at=self._voice_at))
+
+    async def _put(self, piece: Piece) -> None:
         if not self.recognizer.put(piece):
             message = f"more than {MAX_BACKLOG_S:g} s of audio wait to be heard: send it in real time"
             await self.send(ev.to_ws(ev.Error("audio_backlog", message)))
 
     # ---- what was heard
     async def _heard(self, heard: Heard) -> None:
+        if heard.piece.segment:
+            await self._part_heard(heard)
+            return
         if heard.text:
             self._unanswered.append(heard)  # first: a closed socket must not lose the words
             await self.send({"type": "heard", "text": heard.text, "cut": heard.piece.cut})
         elif not self._unanswered and not self.recognizer.busy and not self.endpointer.speaking:
             await self.send(ev.to_ws(ev.Error("no_speech", "No speech was heard in the audio.")))
         self._answer_when_due()
+
+    # ---- the low-latency path: parts heard at pauses, the answer started during one
+    async def _part_heard(self, heard: Heard) -> None:
+        assert self.live is not None
+        utterance = self.live.take(heard)
+        if utterance is None:
+            return  # its utterance was heard whole instead (cut, socket closed)
+        if utterance.ended is not None:
+            await self._commit(utterance)
+            return
+        text = utterance.text
+        if not text:
+            return
+        await self.send({"type": "partial", "text": text})
+        if utterance.pending or self.endpointer.silence_windows == 0:
+            return  # more to hear, or the user talks again
+        s = self.pipeline.settings
+        wait = end_of_turn_ms(
+            text, default_ms=s.end_of_turn_ms, short_ms=s.end_of_turn_short_ms, long_ms=s.end_of_turn_long_ms
+        )
+        self.endpointer.end_windows = max(1, round(wait * RATE / 1000 / WINDOW))
+        if self.endpointer.silence_windows >= self.endpointer.end_windows:
+            await self._moment(self.endpointer.end())  # already silent that long: the turn ends now
+            return
+        await self._speculate(utterance)
+
+    async def _commit(self, utterance: Utterance) -> None:
+        """The turn ended: once every part is heard, its words are answered."""
+        if not utterance.ready or self.live is None:
+            return
+        self.live.finished(utterance)
+        self.endpointer.end_windows = self._end_windows
+        heard = utterance.transcript()
+        if heard.text:
+            self._unanswered.append(heard)
+            await self.send({"type": "heard", "text": heard.text, "cut": False})
+        else:
+            self._drop_speculation()
+            if not self._unanswered and not self.recognizer.busy and not self.endpointer.speaking:
+                await self.send(ev.to_ws(ev.Error("no_speech", "No speech was heard in the audio.")))
+        self._answer_when_due()
+
+    async def _speculate(self, utterance: Utterance) -> None:
+        """Start answering what was said so far while the pause lasts (nothing sent, nothing saved)."""
+        text, options = utterance.text, self.options
+        if not self.pipeline.settings.speculate or options is None or self._closed:
+            return
+        if self._task is not None and not self._task.done():
+            return  # an answer still runs: this one would wait anyway
+        if self._spec is not None and self._spec.text == text and self._spec.outcome == "running":
+            return
+        self._drop_speculation()
+        recorder = self.recorder_for(self.session_id)
+        if not isinstance(recorder, HistoryPeek):
+            return
+        try:
+            history = await recorder.history(text)
+        except Exception:
+            log.warning("speculation: could not read the history", exc_info=True)
+            return
+        still = self.live is not None and self.live.current is utterance and utterance.text == text
+        if still and self.endpointer.silence_windows > 0 and not self._closed:
+            self._spec = Speculation(self.pipeline, options, text, history, self.session_id)
+
+    def _drop_speculation(self) -> None:
+        if self._spec is not None:
+            self._spec.drop()
+            self._spec = None
 
     async def _error(self, error: HarvisError) -> None:
         await self.send(ev.to_ws(ev.Error(error.code, error.message)))
@@ -179,11 +288,21 @@ class RealtimeSession:
         text = " ".join(h.text for h in heard)
         language = next((h.language for h in reversed(heard) if h.language), None)
         recorder = self.recorder_for(self.session_id)
-        turn = self.pipeline.turn(recorder, options, on_end=self._on_end, started_at=heard[-1].piece.ended_at)
+        spec, self._spec = self._spec, None
+        if spec is not None and spec.text != text:
+            spec.drop()
+        adopt = spec.adopt if spec is not None and spec.text == text else None
+        ended_at = heard[-1].piece.ended_at
+        turn = self.pipeline.turn(recorder, options, on_end=self._on_end, started_at=ended_at, adopt=adopt)
         turn.timings["stt_ms"] = heard[-1].stt_ms
         self.turn, self._starts = turn, []
+        sent_at: float | None = None
         try:
             async for event in turn.reply(text, language):
+                if isinstance(event, ev.Done):
+                    outcome = spec.outcome if spec is not None and spec.text == text else "none"
+                    event.timings.update(trace(heard[-1], turn.marks, sent_at, outcome))
+                    log.info("realtime turn trace: %s", json.dumps(event.timings))
                 if isinstance(event, ev.SessionStarted):
                     self.session_id = event.session_id
                     self._recent[event.assistant_message_id] = turn
@@ -195,13 +314,21 @@ class RealtimeSession:
                     if isinstance(event, ev.AudioOut):
                         self._starts.append((start, event.duration_s))
                 await self.send(ev.to_ws(event))
+                if isinstance(event, ev.AudioOut) and sent_at is None:
+                    sent_at = time.perf_counter()
         except Exception:  # the socket went away mid-send: the turn's own cleanup saves the answer
             log.info("realtime turn ended early", exc_info=True)
+        finally:
+            if spec is not None:
+                spec.drop()  # not adopted (the turn was cancelled first): nothing of it was sent
 
     async def close(self) -> None:
         """The socket closed: stop the answer; what the user said is still heard and saved (in
         the background, without an answer)."""
         self._closed = True
+        self._drop_speculation()
+        if self.live is not None:
+            self.live.discard()  # speech still going on is heard whole below
         if self.turn is not None:
             self.turn.cancel()
         if self._task is not None:
@@ -226,3 +353,22 @@ class RealtimeSession:
             log.exception("realtime: saving what was said before the socket closed failed")
         finally:
             await self.recognizer.close()
+
+
+def trace(heard: Heard, marks: dict[str, float], sent_at: float | None, speculation: str) -> dict[str, Any]:
+    """The turn's stages in ms after the end of speech (the arrival of its last voiced audio);
+    negative: before it."""
+    eos = heard.piece.voice_at
+
+    def since(t: float | None) -> float | None:
+        return None if t is None or not eos else round((t - eos) * 1000.0, 1)
+
+    return {
+        "eos_turn_end_ms": since(heard.piece.ended_at),
+        "eos_stt_done_ms": since(heard.heard_at or None),
+        "eos_llm_first_token_ms": since(marks.get("llm_first_token")),
+        "eos_first_clause_ms": since(marks.get("first_clause")),
+        "eos_tts_first_audio_ms": since(marks.get("tts_first_audio")),
+        "eos_first_audio_sent_ms": since(sent_at),
+        "speculation": speculation,
+    }

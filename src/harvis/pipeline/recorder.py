@@ -60,6 +60,17 @@ class DbRecorder:
         started = SessionStarted(chat.id, user_message.id, answer.id)
         return started, [*past, {"role": "user", "content": chats.db_text(text)}]
 
+    async def history(self, text: str) -> list[dict[str, Any]]:
+        """The LLM history `begin(text)` would return, without saving anything (an answer
+        started before the user's turn is certain; see pipeline.speculation)."""
+        past: list[dict[str, Any]] = []
+        if self.session_id:
+            async with self.db.session() as db:
+                chat = await chats.get_session(db, user_id=self.user_id, session_id=self.session_id)
+                if chat is not None:
+                    past = await chats.history(db, session_id=chat.id)
+        return [*past, {"role": "user", "content": chats.db_text(text)}]
+
     async def progress(self, *, content: str, reasoning: str) -> None:
         if self.assistant_message_id is None:
             return

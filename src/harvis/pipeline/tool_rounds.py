@@ -53,8 +53,12 @@ class ToolRounds:
         settings: ToolSettings,
         cue: bool,
         timings: dict[str, float | None],
+        gate: asyncio.Event | None = None,
     ) -> None:
         self.llm, self.toolbox, self.context, self.settings = llm, toolbox, context, settings
+        # A speculative answer may stream and ask for tools, but runs none (they act: a timer)
+        # before its turn is committed and opens the gate.
+        self.gate = gate
         self.cue, self.timings = cue, timings  # cue: a voice turn (it can be spoken)
         self.use = ToolUse(outcomes=[])
         self._cued = False
@@ -129,8 +133,10 @@ class ToolRounds:
     async def _run_calls(
         self, calls: list[ToolCall], tools: dict[str, Tool], inbox: asyncio.Queue[fr.ChunkerFrame]
     ) -> list[ToolOutcome]:
-        assert self.toolbox is not None and self.context is not None
         inbox.put_nowait(fr.Flush())
+        if self.gate is not None:
+            await self.gate.wait()
+        assert self.toolbox is not None and self.context is not None
         # A plain timer, not a task: the calls run in this task, so a cancel reaches them.
         timer = None
         if self.cue and not self._cued:

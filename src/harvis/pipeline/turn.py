@@ -67,6 +67,7 @@ class Turn:
         timings: dict[str, float | None] | None = None,
         toolbox: Toolbox | None = None,
         tool_settings: ToolSettings | None = None,
+        adopt: Callable[[ChatRequest], AnswerStages | None] | None = None,
     ) -> None:
         if options.speak and speech is None:
             raise ValueError("a spoken turn needs a speech service")
@@ -97,6 +98,7 @@ class Turn:
             tool_settings=tool_settings,
         )
         self._closing: asyncio.Task[None] | None = None
+        self._adopt = adopt  # an answer already started on these words (realtime speculation)
 
     @property
     def content(self) -> str:
@@ -115,6 +117,11 @@ class Turn:
         """Every tool call of the answer and what came of it (ToolOutcome.as_json)."""
         tools = self._stages.tools
         return [o.as_json() for o in tools.use.outcomes] if tools is not None else []
+
+    @property
+    def marks(self) -> dict[str, float]:
+        """clock() of the answer's first token, first clause and first audio (the trace)."""
+        return self._stages.marks
 
     @property
     def stopped_status(self) -> str:
@@ -227,7 +234,13 @@ class Turn:
             model=o.model, messages=messages, options=dict(o.llm_options), keep_alive=o.keep_alive
         )
         stages = self._stages
-        if not self._cancelled:  # cancelled while the words were saved: no answer to start
+        adopted = self._adopt(request) if self._adopt is not None and not self._cancelled else None
+        if adopted is not None:  # started before the words were saved, on the same request
+            adopted.commit_tools(self._stages.tool_context)
+            self.timings.update(adopted.timings)
+            adopted.timings, adopted.t0 = self.timings, self.t0
+            stages = self._stages = adopted
+        elif not self._cancelled:  # cancelled while the words were saved: no answer to start
             stages.start(request)
         saved_at = self._clock()
         while not self._cancelled:

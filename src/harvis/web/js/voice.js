@@ -147,6 +147,9 @@ export function mountVoice(panel, ctx) {
     } else if (type === "speech_started") {
       reportPlayed(session); // saved as heard: the server cuts the answer where it stopped
       player.stop(); // talking over the answer: silence it now, the server stops generating
+    } else if (type === "partial") {
+      // What was heard so far, while the user still talks (text only, never HTML).
+      stateText.textContent = `${STATE_WORDS.listening} “${data.text || ""}”`;
     } else if (type === "speech_ended") {
       setState("thinking");
     } else if (type === "session") {
