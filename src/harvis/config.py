@@ -153,6 +153,10 @@ class PipelineSettings(BaseModel):
         "Your words are spoken aloud: no markdown, lists or code."
     )
     max_answer_tokens: int = 400  # num_predict for voice answers
+    # Sampling for voice answers: a small model on a CPU picks its tools and facts more surely
+    # a little cooler than the usual 0.8; a seed makes answers repeatable (tests, demos).
+    temperature: float = Field(default=0.3, ge=0.0, le=2.0)
+    seed: int | None = None
     # Realtime (WebSocket) sessions, 16 kHz PCM16 in.
     vad_threshold: float = 0.5  # Silero speech probability that counts as speech
     speech_start_ms: int = 96  # this much speech in a row starts an utterance (and barges in)
@@ -206,8 +210,8 @@ class ToolSettings(BaseModel):
     # Told the model (in the system message) when tools are offered: small models otherwise
     # call the same tool again and again instead of answering with its result.
     instructions: str = (
-        "You can call tools when they help. After a tool has answered, do not call it again for "
-        "the same thing: tell the user the result in plain words."
+        "When a tool can help, call it at once instead of saying that you will. After a tool has "
+        "answered, do not call it again for the same thing: tell the user the result in plain words."
     )
     # MCP servers users may be given (an admin enables them per user): a JSON file in the
     # usual {"mcpServers": {name: {"command", "args", "env"} | {"url"}}} shape; "" = none.

@@ -199,7 +199,8 @@ async def test_failures_are_told_to_the_model_and_the_answer_goes_on() -> None:
 
 
 async def test_rounds_are_bounded_then_the_model_answers_without_tools() -> None:
-    llm = ScriptedLLM([], rounds=[[call("calculate", expression="1+1"), end()]])  # calls forever
+    # A new call every round, forever.
+    llm = ScriptedLLM([], rounds=[[call("calculate", expression=f"{n}+1"), end()] for n in range(3)])
     turn, recorder, _ = make(llm, max_rounds=2)
     got = await text_turn(turn)
 
@@ -211,6 +212,30 @@ async def test_rounds_are_bounded_then_the_model_answers_without_tools() -> None
     done = got[-1]
     assert isinstance(done, ev.Done) and done.timings["tool_rounds_capped"] == 1
     assert len(recorder.answers[-1]["tool_calls"]) == 2
+
+
+async def test_a_repeated_call_is_not_run_again_the_model_is_asked_for_words() -> None:
+    again = [call("calculate", expression="12*34"), end()]
+    llm = ScriptedLLM([], rounds=[again, again, [*words("It is 408."), end()]])
+    turn, recorder, _ = make(llm)
+    got = await text_turn(turn)
+
+    assert [bool(r.tools) for r in llm.requests] == [True, True, False]
+    assert len(results(got)) == 1  # run once; the same call again is answered from the messages
+    assert "".join(e.text for e in got if isinstance(e, ev.Token)) == "It is 408."
+    done = got[-1]
+    assert isinstance(done, ev.Done) and done.timings["tool_calls_repeated"] == 1
+    assert len(recorder.answers[-1]["tool_calls"]) == 1
+
+
+async def test_a_round_that_says_nothing_after_the_results_is_asked_again_for_words() -> None:
+    llm = ScriptedLLM(
+        [], rounds=[[call("calculate", expression="2+2"), end()], [end()], [*words("Four."), end()]]
+    )
+    turn, _, _ = make(llm)
+    got = await text_turn(turn)
+    assert [bool(r.tools) for r in llm.requests] == [True, True, False]
+    assert "".join(e.text for e in got if isinstance(e, ev.Token)) == "Four."
 
 
 async def test_cancel_during_a_tool_call_stops_the_call() -> None:

@@ -21,7 +21,7 @@ from harvis.speech.audio import decode
 from harvis.speech.stt import WhisperEngine
 from tests.protocols.conftest import Backend
 from tests.protocols.wyoming_client import call, to_wav
-from tests.support.speech import api_key, wer
+from tests.support.speech import api_key, cer
 from tests.support.voice_e2e import transcribe_wavs, whisper
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ async def test_a_spoken_question_is_answered_with_audio(
     audio = audio_of(seen)
     assert len(audio) > 24000  # more than half a second of speech
     spoken = transcribe_wavs(stt, [to_wav(audio, 24000)])
-    assert wer(transcript, spoken) <= 0.35, (transcript, spoken)
+    assert cer(transcript, spoken) <= 0.2, (transcript, spoken)
     saved = await last_answer(alice)
     assert saved["status"] == "complete" and saved["kind"] == "voice" and saved["content"] == transcript
 

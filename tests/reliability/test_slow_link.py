@@ -60,6 +60,9 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, TcpPr
                 "HARVIS_LLM__CONNECT_TIMEOUT_S": str(CONNECT_S),
                 "HARVIS_LLM__FIRST_BYTE_TIMEOUT_S": str(FIRST_BYTE_S),
                 "HARVIS_LLM__CHUNK_TIMEOUT_S": str(CHUNK_S),
+                # One request per chat, as each limit is about that request (smollm2 would be
+                # offered the tools first, refuse them and be asked again).
+                "HARVIS_TOOLS__ENABLED": "false",
             }
             backend = start_backend(data / "data", env=env)
             try:

@@ -6,6 +6,7 @@ import io
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,28 @@ def _words(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the reference length."""
-    ref, hyp = _words(reference), _words(hypothesis)
+def _distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Edit distance (insertions, deletions, substitutions) between two sequences."""
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, start=1):
         prev, row[0] = row[0], i
         for j, h in enumerate(hyp, start=1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[len(hyp)] / max(1, len(ref))
+    return row[len(hyp)]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance over the reference length."""
+    ref = _words(reference)
+    return _distance(ref, _words(hypothesis)) / max(1, len(ref))
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate over letters and digits alone: a short answer spoken and heard back
+    ("clear color is always blue" / "clear colors always blue") is judged by its sounds, not
+    by where Whisper put the word breaks (two word errors of five)."""
+    ref = "".join(_words(reference))
+    return _distance(ref, "".join(_words(hypothesis))) / max(1, len(ref))
 
 
 def api_key(client: httpx.Client, name: str = "speech-tests") -> str:

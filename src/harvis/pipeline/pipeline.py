@@ -63,7 +63,11 @@ class Pipeline:
             timezone=timezone,
             keep_alive=self.keep_alive,  # a voice turn pins its model: the next one pays no load
             system_prompt=s.system_prompt,
-            llm_options={"num_predict": s.max_answer_tokens},
+            llm_options={
+                "num_predict": s.max_answer_tokens,
+                "temperature": s.temperature,
+                **({"seed": s.seed} if s.seed is not None else {}),
+            },
         )
 
     def turn(

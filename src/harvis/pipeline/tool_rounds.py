@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,12 @@ from harvis.tools.base import Tool, ToolContext
 from harvis.tools.toolbox import Toolbox, ToolOutcome
 
 NO_TOOL_SUPPORT = "does not support tools"
+
+
+def _call_key(call: ToolCall) -> str:
+    return json.dumps([call.name, call.arguments, call.invalid_arguments], sort_keys=True, default=str)
+
+
 ROUND_BREAK = "\n\n"  # between the text of two rounds
 
 
@@ -72,8 +79,11 @@ class ToolRounds:
             specs = []  # refused a moment ago: no need to be refused again, but still said
             self._no_tools(request.model, inbox)
         messages = self._instructed(request.messages) if specs else list(request.messages)
+        asked: set[str] = set()  # the calls made so far (name and arguments)
+        answer_now = False  # ask without tools: the model has what it needs
         while True:
-            offer = specs if self.use.rounds < self.settings.max_rounds and not self.use.unsupported else []
+            more = self.use.rounds < self.settings.max_rounds and not self.use.unsupported
+            offer = specs if more and not answer_now else []
             this = replace(request, messages=messages, tools=offer)
             try:
                 text, calls = await self._round(this, inbox)
@@ -86,8 +96,19 @@ class ToolRounds:
                     messages = list(request.messages)
                 self._no_tools(request.model, inbox)
                 continue
+            if offer and not calls and not text.strip() and self.use.rounds and not answer_now:
+                answer_now = True  # nothing said after the results: asked once more, for words
+                continue
             if not calls or not offer:
                 return  # calls made without tools offered (capped) are not run
+            keys = {_call_key(c) for c in calls}
+            if keys <= asked:
+                # Small models ask again for what they were just told; its answer is in the
+                # messages already, so the model is asked to say it instead of looping.
+                answer_now = True
+                self.timings["tool_calls_repeated"] = 1.0
+                continue
+            asked |= keys
             self.use.rounds += 1
             self.timings["tool_rounds"] = float(self.use.rounds)
             outcomes = await self._run_calls(calls, tools, inbox)
