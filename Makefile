@@ -9,7 +9,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-test litellm-venv lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster image-cuda \
+.PHONY: run test setup setup-test litellm-venv pipecat-venv lint typecheck bench models-extra clean images cluster cluster-down cluster-deps test-cluster image-cuda \
 	test-gpu-stack gpu-check
 
 $(BIN)/python:
@@ -34,6 +34,17 @@ $(LITELLM_VENV)/.installed: requirements-litellm.txt
 	touch $@
 
 litellm-venv: $(LITELLM_VENV)/.installed
+
+# Pipecat for benchmarks/pipecat_peer.py only (a peer pipeline of the same models), in a venv of
+# its own (~860 MB); not part of setup or test.
+PIPECAT_VENV := .venv-pipecat
+$(PIPECAT_VENV)/.installed: requirements-pipecat.txt
+	$(PY) -m venv $(PIPECAT_VENV)
+	$(PIPECAT_VENV)/bin/pip install -q --upgrade pip==25.3
+	$(PIPECAT_VENV)/bin/pip install -q -r requirements-pipecat.txt
+	touch $@
+
+pipecat-venv: $(PIPECAT_VENV)/.installed
 
 # The CUDA image's Python set (deploy/docker/requirements-cuda*.txt) in its own venv on this machine:
 # CUDA builds of torch & co run on the CPU here. ~7 GB; used by test-gpu-stack and gpu-check.
