@@ -121,7 +121,7 @@ async def run_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
             self.heard: list[str] = []
             self.first_audio_out: float | None = None
             self.answered = asyncio.Event()  # the answer's end seen after the speech
-            self.quiet = asyncio.Event()  # ...and then the TTS's stop
+            self.quiet = asyncio.Event()  # the TTS's stop: its audio is all out
 
     turn = Turn()
 
@@ -153,12 +153,14 @@ async def run_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
     class Sink(FrameProcessor):
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
             await super().process_frame(frame, direction)
+            if os.environ.get("PIPECAT_PEER_DEBUG") and not isinstance(frame, InputAudioRawFrame):
+                print(f"{time.perf_counter():.3f} sink {frame.name} {direction}", file=sys.stderr)
             if turn.voice is not None:
                 if isinstance(frame, TTSAudioRawFrame) and turn.first_audio_out is None:
                     turn.first_audio_out = time.perf_counter()
                 if isinstance(frame, LLMFullResponseEndFrame):
                     turn.answered.set()
-                if isinstance(frame, TTSStoppedFrame) and turn.answered.is_set():
+                if isinstance(frame, TTSStoppedFrame):  # Piper's comes before the LLM's end
                     turn.quiet.set()
             await self.push_frame(frame, direction)
 
@@ -209,7 +211,7 @@ async def run_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
             await asyncio.sleep(max(0.0, start + (i + step) / (RATE * 2) - time.perf_counter()))
         outcome = "ok"
         try:
-            async with asyncio.timeout(180):
+            async with asyncio.timeout(60):
                 await turn.answered.wait()
                 await turn.quiet.wait()  # the answer's audio is all out before the next one
         except TimeoutError:
