@@ -209,13 +209,17 @@ async def run_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
             if i + step >= speech_end and turn.voice is None:
                 turn.voice = time.perf_counter()
             await asyncio.sleep(max(0.0, start + (i + step) / (RATE * 2) - time.perf_counter()))
-        outcome = "ok"
-        try:
-            async with asyncio.timeout(60):
-                await turn.answered.wait()
-                await turn.quiet.wait()  # the answer's audio is all out before the next one
-        except TimeoutError:
-            outcome = "timeout"
+        # Then silence, as a live microphone goes on sending, until the answer's audio is all
+        # out: Smart Turn counts silence in audio frames, so without them a turn it judged
+        # unfinished waits for the 5 s user_turn_stop_timeout instead of its 3 s stop_secs.
+        silence, sent, outcome = bytes(step), len(data), "ok"
+        while not (turn.answered.is_set() and turn.quiet.is_set()):
+            if sent - len(data) > 60 * RATE * 2:
+                outcome = "timeout"
+                break
+            await source.push_audio_frame(InputAudioRawFrame(silence, RATE, 1))
+            sent += step
+            await asyncio.sleep(max(0.0, start + sent / (RATE * 2) - time.perf_counter()))
         voice = turn.voice or start
         results.append(
             {
