@@ -153,8 +153,6 @@ async def run_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
     class Sink(FrameProcessor):
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
             await super().process_frame(frame, direction)
-            if os.environ.get("PIPECAT_PEER_DEBUG") and not isinstance(frame, InputAudioRawFrame):
-                print(f"{time.perf_counter():.3f} sink {frame.name} {direction}", file=sys.stderr)
             if turn.voice is not None:
                 if isinstance(frame, TTSAudioRawFrame) and turn.first_audio_out is None:
                     turn.first_audio_out = time.perf_counter()
