@@ -153,6 +153,9 @@ class PipelineSettings(BaseModel):
         "Your words are spoken aloud: no markdown, lists or code."
     )
     max_answer_tokens: int = 400  # num_predict for voice answers
+    # An answer still streaming is saved this often (a crash loses at most this much of it);
+    # well under the housekeeping's 60 s after which a silent stream counts as orphaned.
+    progress_every_s: float = Field(default=5.0, gt=0.0, le=30.0)
     # Sampling for voice answers: a small model on a CPU picks its tools and facts more surely
     # a little cooler than the usual 0.8; a seed makes answers repeatable (tests, demos).
     temperature: float = Field(default=0.3, ge=0.0, le=2.0)

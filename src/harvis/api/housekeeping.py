@@ -13,7 +13,7 @@ from harvis.store.outage import database_down
 
 log = logging.getLogger(__name__)
 
-# A live stream saves its progress every chats.PROGRESS_EVERY_S; one silent for this long
+# A live stream saves its progress every pipeline.progress_every_s (≤ 30 s); one silent this long
 # belongs to a process that is gone.
 STALE_AFTER_S = 60.0
 SWEEP_EVERY_S = 60.0

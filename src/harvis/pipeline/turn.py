@@ -28,7 +28,6 @@ from harvis.pipeline.heard import heard_text
 from harvis.pipeline.ports import LLMPort, SpeechPort, TurnRecorder
 from harvis.speech.audio import Audio
 from harvis.speech.tts import VoiceRef
-from harvis.store.chats import PROGRESS_EVERY_S
 from harvis.tools.base import ToolContext
 from harvis.tools.toolbox import Toolbox
 
@@ -251,7 +250,7 @@ class Turn:
                 self.spoken.append(item.text)
                 self.audio_out.append((item.text, item.duration_s))
             yield item
-            if self._clock() - saved_at >= PROGRESS_EVERY_S:
+            if self._clock() - saved_at >= self.settings.progress_every_s:
                 saved_at = self._clock()
                 await self.recorder.progress(content=self.content, reasoning=self.reasoning)
         self.status = self.stopped_status if self._cancelled else "error" if stages.error else "complete"

@@ -13,9 +13,6 @@ from harvis.store.models import ChatSession, Message, is_id, utcnow
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
-# A streaming answer saves its progress this often; one silent much longer belongs to a
-# process that is gone (housekeeping).
-PROGRESS_EVERY_S = 5.0
 
 
 def title_from(text: str) -> str:
