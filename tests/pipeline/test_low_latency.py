@@ -6,8 +6,6 @@ on the same words), the turn detector's rule, the first short clause, and the ol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,16 +29,6 @@ from tests.support.voice import ScriptedLLM, end, words
 MODEL = TurnOptions(model="smollm2:135m")
 # Pauses of 224 ms (7 windows) count; the turn ends after 320 ms before a transcript is known.
 FAST = {"pause_ms": 200, "end_of_turn_short_ms": 320, "end_of_turn_long_ms": 2000}
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'harvis.db'}")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def real_store(h: Harness, db: Database) -> None:

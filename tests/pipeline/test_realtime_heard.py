@@ -5,11 +5,8 @@ next turn's LLM context holds only what was heard."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from harvis.pipeline.heard import words_within
@@ -20,16 +17,6 @@ from harvis.store.db import Database
 from harvis.store.models import Message
 from tests.pipeline.test_realtime import FIRST, SECOND, Harness
 from tests.support.voice import ScriptedLLM, end, words
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'harvis.db'}")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def test_a_playback_report_cuts_the_saved_answer_and_the_next_context(db: Database) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -27,16 +25,6 @@ class FakeNow:
 
     def advance(self, seconds: float) -> None:
         self.value += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'harvis.db'}")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def make_user(db: Database, name: str) -> str:

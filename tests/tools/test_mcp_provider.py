@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
@@ -23,16 +22,6 @@ from tests.support.mcp_servers import env_server_entry, http_mcp_server, time_se
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'harvis.db'}")
-    await database.open()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def make_user(db: Database, name: str, servers: list[str]) -> ToolContext:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from harvis.llm.types import ChatRequest
 from harvis.pipeline.answer import AnswerStages
 from harvis.pipeline.pipeline import Pipeline
-from harvis.pipeline.turn import TurnOptions
+from harvis.pipeline.turn import TurnOptions, request_for
 from harvis.tools.base import ToolContext
 
 log = logging.getLogger(__name__)
@@ -30,17 +30,6 @@ class HistoryPeek(Protocol):
     async def history(self, text: str) -> list[dict[str, Any]]:
         """The history `begin(text)` would return, saving nothing."""
         ...
-
-
-def request_for(options: TurnOptions, history: list[dict[str, Any]]) -> ChatRequest:
-    """The request a Turn sends for this history (Turn._stream builds the same one)."""
-    system = [{"role": "system", "content": options.system_prompt}] if options.system_prompt else []
-    return ChatRequest(
-        model=options.model,
-        messages=system + history,
-        options=dict(options.llm_options),
-        keep_alive=options.keep_alive,
-    )
 
 
 class Speculation:

@@ -50,6 +50,18 @@ class TurnOptions:
     timezone: str | None = None  # the user's IANA zone, for the tools (e.g. the current time)
 
 
+def request_for(options: TurnOptions, history: list[dict[str, Any]]) -> ChatRequest:
+    """The LLM request of a turn with these options over this history (a speculative answer
+    builds it too: the same request is what lets the turn adopt it)."""
+    system = [{"role": "system", "content": options.system_prompt}] if options.system_prompt else []
+    return ChatRequest(
+        model=options.model,
+        messages=system + history,
+        options=dict(options.llm_options),
+        keep_alive=options.keep_alive,
+    )
+
+
 class Turn:
     def __init__(
         self,
@@ -226,12 +238,7 @@ class Turn:
             await self._close()
 
     async def _stream(self) -> AsyncIterator[ev.TurnEvent]:
-        o = self.options
-        system = [{"role": "system", "content": o.system_prompt}] if o.system_prompt else []
-        messages = system + self._history
-        request = ChatRequest(
-            model=o.model, messages=messages, options=dict(o.llm_options), keep_alive=o.keep_alive
-        )
+        request = request_for(self.options, self._history)
         stages = self._stages
         adopted = self._adopt(request) if self._adopt is not None and not self._cancelled else None
         if adopted is not None:  # started before the words were saved, on the same request
@@ -264,7 +271,7 @@ class Turn:
             "prompt_tokens": end.prompt_tokens if end else 0,
             "completion_tokens": end.completion_tokens if end else 0,
         }
-        served_by, model = (end.served_by, end.model) if end else (None, o.model)
+        served_by, model = (end.served_by, end.model) if end else (None, self.options.model)
         yield ev.Done(
             self.message_id,
             self.status,
